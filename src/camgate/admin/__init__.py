@@ -1,0 +1,1 @@
+"""Server administration: the settings tree of the manual's tabs."""

@@ -1,0 +1,1 @@
+"""What every HTTP adapter shares: the service container, authentication and error mapping."""

@@ -1,0 +1,80 @@
+"""The service container and the authentication dependencies used by every router."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, WebSocket
+from starlette.requests import HTTPConnection
+
+from camgate.admin.service import SettingsService
+from camgate.cameras.service import CameraService
+from camgate.core.clock import Clock
+from camgate.core.errors import forbidden, unauthorized
+from camgate.identity.models import Principal
+from camgate.identity.service import IdentityService
+from camgate.live.hls import HlsOutputs
+from camgate.live.runtime import LiveRuntime
+from camgate.settings import ServerSettings
+
+SESSION_COOKIE = "camgate_session"
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """Everything a request handler may use; built by the app's lifespan."""
+
+    server: ServerSettings
+    clock: Clock
+    identity: IdentityService
+    cameras: CameraService
+    runtime: LiveRuntime
+    hls: HlsOutputs
+    settings: SettingsService
+
+
+def services(connection: HTTPConnection) -> Services:
+    # Shared by the HTTP and the HTTPS server of one process, so it lives on the app's state.
+    found = getattr(connection.app.state, "services", None)
+    if not isinstance(found, Services):
+        raise HTTPException(503, "camgate is starting")
+    return found
+
+
+def _bearer(connection: HTTPConnection) -> str | None:
+    header = connection.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value:
+        return value.strip()
+    return connection.cookies.get(SESSION_COOKIE)
+
+
+async def current_principal(request: Request) -> Principal:
+    token = _bearer(request)
+    if token is None:
+        raise unauthorized()
+    return await services(request).identity.authenticate(token)
+
+
+async def media_principal(connection: HTTPConnection, camera_id: str) -> Principal:
+    """Media URLs also take ``?token=`` (a session token or a media token for the camera)."""
+    token = _bearer(connection) or connection.query_params.get("token")
+    if token is None:
+        raise unauthorized()
+    return await services(connection).identity.authenticate_media(token, camera_id)
+
+
+async def websocket_principal(websocket: WebSocket, camera_id: str) -> Principal:
+    return await media_principal(websocket, camera_id)
+
+
+async def require_admin(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    if not principal.user.is_admin:
+        raise forbidden("administrators only")
+    return principal
+
+
+ServicesDep = Annotated[Services, Depends(services)]
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+AdminPrincipal = Annotated[Principal, Depends(require_admin)]

@@ -1,0 +1,124 @@
+"""``create_app(settings)``: wiring and lifespan. Nothing is created at import time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+from fastapi import FastAPI, Request, Response
+from fastapi.staticfiles import StaticFiles
+
+from camgate import __version__
+from camgate.admin import api as admin_api
+from camgate.api import errors
+from camgate.api.deps import Services
+from camgate.cameras import api as cameras_api
+from camgate.cameras.service import CameraService
+from camgate.context import open_core
+from camgate.core.clock import Clock, SystemClock
+from camgate.identity import api as identity_api
+from camgate.live import api as live_api
+from camgate.live.hls import HlsOutputs
+from camgate.live.runtime import LiveRuntime
+from camgate.media.timeline import backoff_delay
+from camgate.settings import ServerSettings
+
+log = logging.getLogger(__name__)
+
+WEB_DIR = Path(__file__).parent / "web"
+#: How often the running cameras are brought in line with the database (the CLI edits it).
+RECONCILE_S = 2.0
+
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
+        "connect-src 'self' ws: wss:; style-src 'self'; script-src 'self'; object-src 'none'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+
+async def _security_headers(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    response = await call_next(request)
+    for name, value in _SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+async def _reconcile_forever(cameras: CameraService) -> None:
+    while True:
+        await asyncio.sleep(RECONCILE_S)
+        try:
+            await cameras.reconcile()
+        except Exception:  # a failed round is logged and tried again
+            log.exception("cannot bring the cameras in line with the database")
+
+
+def create_app(
+    settings: ServerSettings,
+    *,
+    clock: Clock | None = None,
+    backoff: Callable[[int], float] = backoff_delay,
+) -> FastAPI:
+    """The camgate ASGI application. ``backoff`` is the reconnect policy (a seam for tests)."""
+    clock = clock or SystemClock()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_core(settings.data_dir, clock) as core:
+            runtime = LiveRuntime(settings.cache_dir, backoff=backoff)
+            svc = Services(
+                server=settings,
+                clock=clock,
+                identity=core.identity,
+                cameras=CameraService(core.sessions, clock, core.key, runtime),
+                runtime=runtime,
+                hls=HlsOutputs(),
+                settings=core.settings,
+            )
+            await svc.cameras.reconcile()
+            app.state.services = svc
+            reconciler = asyncio.create_task(
+                _reconcile_forever(svc.cameras), name="camera-reconcile"
+            )
+            try:
+                yield
+            finally:
+                reconciler.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reconciler
+                await svc.hls.aclose()
+                await runtime.aclose()
+                del app.state.services
+
+    app = FastAPI(
+        title="camgate",
+        version=__version__,
+        summary="The mobile server of a video surveillance system.",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.middleware("http")(_security_headers)
+
+    @app.get("/api/v1/health", tags=["health"], summary="Liveness; needs no authentication")
+    async def health() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    app.include_router(identity_api.public_router)
+    app.include_router(identity_api.router)
+    app.include_router(cameras_api.router)
+    app.include_router(live_api.router)
+    app.include_router(admin_api.router)
+    app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
+    return app

@@ -1,0 +1,1 @@
+"""Cameras: their streams, credentials and the ingest that keeps them connected."""

@@ -1,0 +1,341 @@
+"""The ``camgate`` command: the manual's Mobile Server Manager, for a terminal."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import getpass
+import logging
+import os
+import secrets
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from camgate.cameras.models import Credentials
+from camgate.cameras.service import CameraService
+from camgate.context import Core, open_core
+from camgate.core.clock import SystemClock
+from camgate.core.errors import CamgateError, ErrorKind
+from camgate.settings import ServerSettings
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    help="camgate: the mobile server of a video surveillance system.", no_args_is_help=True
+)
+user_app = typer.Typer(help="Users: add, list, remove, change passwords.", no_args_is_help=True)
+camera_app = typer.Typer(help="Cameras: add, list, remove.", no_args_is_help=True)
+role_app = typer.Typer(help="Roles: which cameras they may view.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+app.add_typer(camera_app, name="camera")
+app.add_typer(role_app, name="role")
+
+out = Console()
+err = Console(stderr=True)
+
+DEMO_CAMERAS = ("Front door", "Parking lot", "Lobby")
+DEMO_STREAMS = ["synthetic:1080p", "synthetic:720p", "synthetic:360p"]
+DEMO_ADMIN = "admin"
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "camgate"
+
+
+class State:
+    data_dir: Path = _default_data_dir()
+
+
+state = State()
+
+
+@app.callback()
+def main_options(
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--data-dir", envvar="CAMGATE_DATA_DIR", help="Everything camgate writes lives here."
+        ),
+    ] = None,
+) -> None:
+    if data_dir is not None:
+        state.data_dir = data_dir.expanduser().resolve()
+
+
+def _run(work: Callable[[Core], Awaitable[T]]) -> T:
+    async def main() -> T:
+        async with open_core(state.data_dir, SystemClock()) as core:
+            return await work(core)
+
+    try:
+        return asyncio.run(main())
+    except CamgateError as error:
+        err.print(f"[red]error:[/red] {error.detail}")
+        raise typer.Exit(2 if error.kind is ErrorKind.INVALID else 1) from error
+
+
+def _read_secret(prompt: str, from_stdin: bool, *, confirm: bool = False) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass(prompt)
+    if confirm and getpass.getpass("Again: ") != first:
+        err.print("[red]error:[/red] the two entries differ")
+        raise typer.Exit(2)
+    return first
+
+
+# --- users ---------------------------------------------------------------------------------------
+
+
+@user_app.command("add")
+def user_add(
+    name: str,
+    role: Annotated[
+        str, typer.Option(help="administrator, operator, or another role's name")
+    ] = "operator",
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Add a user (the password is asked for, never given on the command line)."""
+    password = _read_secret("Password: ", password_stdin, confirm=True)
+    user = _run(lambda core: core.identity.add_user(name, password, role))
+    out.print(f"added user {user.username} ({user.role.name})")
+
+
+@user_app.command("list")
+def user_list() -> None:
+    """List the users and their roles."""
+    users = _run(lambda core: core.identity.users())
+    table = Table("user", "role", "administrator")
+    for user in users:
+        table.add_row(user.username, user.role.name, "yes" if user.is_admin else "no")
+    out.print(table)
+
+
+@user_app.command("remove")
+def user_remove(name: str) -> None:
+    """Remove a user and end their sessions."""
+    _run(lambda core: core.identity.remove_user(name))
+    out.print(f"removed user {name}")
+
+
+@user_app.command("passwd")
+def user_passwd(
+    name: str,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Set a user's password (ends their sessions)."""
+    password = _read_secret("New password: ", password_stdin, confirm=True)
+    _run(lambda core: core.identity.set_password(name, password))
+    out.print(f"changed the password of {name}")
+
+
+# --- cameras -------------------------------------------------------------------------------------
+
+
+def _cameras(core: Core) -> CameraService:
+    return CameraService(core.sessions, core.clock, core.key)
+
+
+@camera_app.command("add")
+def camera_add(
+    name: str,
+    url: Annotated[
+        list[str],
+        typer.Option(
+            "--url",
+            help="rtsp://host/path, a file or synthetic:720p; repeat for more streams, main first.",
+        ),
+    ],
+    username: Annotated[
+        str | None, typer.Option(help="The camera's user name; its password is asked for.")
+    ] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the camera password from standard input.")
+    ] = False,
+) -> None:
+    """Add a camera with one or more streams."""
+    credentials = None
+    if username:
+        credentials = Credentials(
+            username, _read_secret(f"Password for {username}: ", password_stdin)
+        )
+    camera = _run(lambda core: _cameras(core).add(name, url, credentials))
+    out.print(f"added camera {camera.name} ({camera.id}) with {len(camera.streams)} stream(s)")
+    if camera.has_credentials and credentials is None:
+        out.print("the credentials in the URL were moved out of it and stored sealed")
+
+
+@camera_app.command("list")
+def camera_list() -> None:
+    """List the cameras and their stream URLs (never their credentials)."""
+    cameras = _run(lambda core: _cameras(core).list())
+    table = Table("id", "name", "streams", "credentials")
+    for camera in cameras:
+        table.add_row(
+            camera.id,
+            camera.name,
+            "\n".join(s.url for s in camera.streams),
+            "yes" if camera.has_credentials else "no",
+        )
+    out.print(table)
+
+
+@camera_app.command("remove")
+def camera_remove(camera: Annotated[str, typer.Argument(help="The camera's name or id.")]) -> None:
+    """Remove a camera."""
+
+    async def work(core: Core) -> str:
+        service = _cameras(core)
+        found = await service.resolve(camera)
+        await service.remove(found.id)
+        return found.name
+
+    out.print(f"removed camera {_run(work)}")
+
+
+# --- roles ---------------------------------------------------------------------------------------
+
+
+@role_app.command("list")
+def role_list() -> None:
+    """List the roles and the cameras they may view."""
+
+    async def work(core: Core) -> list[tuple[str, str]]:
+        names = {c.id: c.name for c in await _cameras(core).list()}
+        rows = []
+        for role in await core.identity.roles():
+            cameras = (
+                "all"
+                if role.all_cameras
+                else ", ".join(sorted(names.get(i, i) for i in role.camera_ids))
+            )
+            rows.append((role.name, cameras or "none"))
+        return rows
+
+    table = Table("role", "cameras")
+    for row in _run(work):
+        table.add_row(*row)
+    out.print(table)
+
+
+@role_app.command("cameras")
+def role_cameras(
+    role: str,
+    cameras: Annotated[
+        list[str] | None, typer.Argument(help="Camera names or ids; none to clear.")
+    ] = None,
+) -> None:
+    """Set exactly which cameras a role may view."""
+
+    async def work(core: Core) -> int:
+        service = _cameras(core)
+        ids = {(await service.resolve(c)).id for c in cameras or []}
+        await core.identity.set_role_cameras(role, ids)
+        return len(ids)
+
+    out.print(f"role {role} may view {_run(work)} camera(s)")
+
+
+# --- serving -------------------------------------------------------------------------------------
+
+
+def _serve(settings: ServerSettings, banner: Callable[[str], None]) -> None:
+    from camgate.app import create_app
+    from camgate.server import Listeners, serve
+
+    async def ports(core: Core) -> tuple[int, int]:
+        connectivity = core.settings.tree.connectivity
+        return connectivity.http_port, connectivity.https_port
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    http_port, https_port = _run(ports)
+    listeners = Listeners(
+        settings.host,
+        settings.http_port if settings.http_port is not None else http_port,
+        settings.https_port if settings.https_port is not None else https_port,
+    )
+    app = create_app(settings)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(app, settings, listeners, on_ready=lambda: banner(listeners.url())))
+
+
+HostOption = Annotated[str, typer.Option(help="The address to listen on.")]
+HttpPort = Annotated[
+    int | None, typer.Option("--http-port", help="HTTP port (default 8081, from the settings).")
+]
+HttpsPort = Annotated[
+    int | None, typer.Option("--https-port", help="HTTPS port (default 8082); 0 turns HTTPS off.")
+]
+
+
+@app.command()
+def serve(
+    host: HostOption = "0.0.0.0", http_port: HttpPort = None, https_port: HttpsPort = None
+) -> None:
+    """Run the server."""
+    settings = ServerSettings(
+        data_dir=state.data_dir, host=host, http_port=http_port, https_port=https_port
+    )
+    _serve(settings, lambda url: out.print(f"camgate is running: {url}"))
+
+
+async def _prepare_demo(core: Core) -> str | None:
+    """Demo cameras and the demo administrator; the password when it was just made."""
+    service = _cameras(core)
+    existing = {camera.name for camera in await service.list()}
+    for name in DEMO_CAMERAS:
+        if name not in existing:
+            await service.add(name, DEMO_STREAMS)
+    password_file = core.data_dir / "demo-admin-password"
+    if any(user.username == DEMO_ADMIN for user in await core.identity.users()):
+        return password_file.read_text().strip() if password_file.exists() else None
+    password = secrets.token_urlsafe(12)
+    await core.identity.add_user(DEMO_ADMIN, password, "administrator")
+    fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(password + "\n")
+    return password
+
+
+@app.command()
+def demo(
+    host: HostOption = "127.0.0.1", http_port: HttpPort = None, https_port: HttpsPort = None
+) -> None:
+    """Run the server with three built-in synthetic demo cameras."""
+    password = _run(_prepare_demo)
+    settings = ServerSettings(
+        data_dir=state.data_dir, host=host, http_port=http_port, https_port=https_port
+    )
+
+    def banner(url: str) -> None:
+        out.print(f"\ncamgate demo is running: [bold]{url}[/bold]")
+        if password:
+            out.print(f"log in as [bold]{DEMO_ADMIN}[/bold] with password [bold]{password}[/bold]")
+        else:
+            out.print(
+                f"log in as [bold]{DEMO_ADMIN}[/bold] (password changed with 'camgate user passwd')"
+            )
+        out.print(f"data folder: {state.data_dir}   stop with Ctrl+C\n")
+
+    _serve(settings, banner)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Cross-cutting pieces every capability uses: errors, clock, secrets, redaction."""

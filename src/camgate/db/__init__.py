@@ -1,0 +1,1 @@
+"""The database: engine, ORM tables and Alembic migrations."""

@@ -1,0 +1,1 @@
+"""Users, roles, sessions and who may see which camera."""

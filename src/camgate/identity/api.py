@@ -1,0 +1,122 @@
+"""Login, logout, the current user; users and roles for administrators."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response, status
+from pydantic import BaseModel, Field
+
+from camgate.api.deps import SESSION_COOKIE, AdminPrincipal, CurrentPrincipal, ServicesDep
+from camgate.identity.models import Role, User
+from camgate.identity.service import SESSION_IDLE_S
+
+public_router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+router = APIRouter(prefix="/api/v1", tags=["users"])
+
+
+class LoginRequest(BaseModel):
+    username: str = Field(min_length=1, max_length=100)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class UserOut(BaseModel):
+    id: str
+    username: str
+    role: str
+    is_admin: bool
+
+    @classmethod
+    def of(cls, user: User) -> UserOut:
+        return cls(id=user.id, username=user.username, role=user.role.name, is_admin=user.is_admin)
+
+
+class LoginResponse(BaseModel):
+    token: str
+    user: UserOut
+
+
+class NewUser(BaseModel):
+    username: str = Field(min_length=1, max_length=100)
+    password: str = Field(min_length=1, max_length=1024)
+    role: str = "operator"
+
+
+class RoleOut(BaseModel):
+    id: str
+    name: str
+    builtin: bool
+    administrator: bool
+    all_cameras: bool
+    camera_ids: list[str]
+
+    @classmethod
+    def of(cls, role: Role) -> RoleOut:
+        return cls(
+            id=role.id,
+            name=role.name,
+            builtin=role.builtin,
+            administrator=role.administrator,
+            all_cameras=role.all_cameras,
+            camera_ids=sorted(role.camera_ids),
+        )
+
+
+class RoleCameras(BaseModel):
+    camera_ids: list[str] = Field(max_length=10_000)
+
+
+@public_router.post("/login", responses={401: {}, 429: {}})
+async def login(
+    body: LoginRequest, request: Request, response: Response, services: ServicesDep
+) -> LoginResponse:
+    address = request.client.host if request.client else "unknown"
+    result = await services.identity.login(
+        body.username, body.password, address=address, client=request.headers.get("user-agent", "")
+    )
+    response.set_cookie(
+        SESSION_COOKIE,
+        result.token,
+        max_age=SESSION_IDLE_S,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+    return LoginResponse(token=result.token, user=UserOut.of(result.user))
+
+
+@public_router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+async def logout(principal: CurrentPrincipal, services: ServicesDep, response: Response) -> None:
+    await services.identity.logout(principal)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+
+
+@public_router.get("/me")
+async def me(principal: CurrentPrincipal) -> UserOut:
+    return UserOut.of(principal.user)
+
+
+@router.get("/users", tags=["users"])
+async def list_users(_admin: AdminPrincipal, services: ServicesDep) -> list[UserOut]:
+    return [UserOut.of(user) for user in await services.identity.users()]
+
+
+@router.post("/users", status_code=status.HTTP_201_CREATED)
+async def add_user(body: NewUser, _admin: AdminPrincipal, services: ServicesDep) -> UserOut:
+    return UserOut.of(await services.identity.add_user(body.username, body.password, body.role))
+
+
+@router.delete("/users/{username}", status_code=status.HTTP_204_NO_CONTENT)
+async def remove_user(username: str, _admin: AdminPrincipal, services: ServicesDep) -> None:
+    await services.identity.remove_user(username)
+
+
+@router.get("/roles", tags=["roles"])
+async def list_roles(_admin: AdminPrincipal, services: ServicesDep) -> list[RoleOut]:
+    return [RoleOut.of(role) for role in await services.identity.roles()]
+
+
+@router.put("/roles/{name}/cameras", tags=["roles"])
+async def set_role_cameras(
+    name: str, body: RoleCameras, _admin: AdminPrincipal, services: ServicesDep
+) -> RoleOut:
+    return RoleOut.of(await services.identity.set_role_cameras(name, set(body.camera_ids)))

@@ -1,0 +1,331 @@
+"""Live media routes: WebSocket fMP4, progressive fMP4, LL-HLS, snapshots, media tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import Response, StreamingResponse
+from pydantic import BaseModel
+
+from camgate.api.deps import CurrentPrincipal, Services, ServicesDep, media_principal, services
+from camgate.cameras.models import Camera
+from camgate.core.errors import CamgateError, ErrorKind, not_found
+from camgate.identity.models import Principal
+from camgate.identity.service import MEDIA_TOKEN_S, IdentityService
+from camgate.live.hls import HlsOutput, render_playlist
+from camgate.live.select import Candidate, choose_stream, parse_codecs
+from camgate.media.fanout import Closed, Drop, Notice, Subscription
+from camgate.media.hub import Fragment, InitSegment, LiveHub
+from camgate.media.snapshot import SnapshotError, keyframe_to_jpeg
+
+router = APIRouter(prefix="/api/v1/cameras/{camera_id}", tags=["live"])
+
+#: WebSocket close codes (4000 + the HTTP status they stand for).
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404
+_CLOSE_FOR = {
+    ErrorKind.UNAUTHORIZED: CLOSE_UNAUTHORIZED,
+    ErrorKind.FORBIDDEN: CLOSE_FORBIDDEN,
+    ErrorKind.NOT_FOUND: CLOSE_NOT_FOUND,
+    ErrorKind.INVALID: 4422,
+}
+#: How long a blocking HLS request may wait for the part it asks for.
+HLS_BLOCK_S = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class LiveTarget:
+    camera: Camera
+    stream_id: str
+    hub: LiveHub
+
+
+async def _viewable_camera(svc: Services, principal: Principal, camera_id: str) -> Camera:
+    camera = await svc.cameras.get(camera_id)
+    deny = svc.settings.tree.general.features.deny_builtin_administrator
+    if not IdentityService.can_view(principal.user, camera.id, deny_builtin_administrator=deny):
+        # Not found, not forbidden: a user does not learn which cameras exist beyond their own.
+        raise not_found("camera")
+    return camera
+
+
+def _target(svc: Services, camera: Camera, stream: str | None, codecs: str | None) -> LiveTarget:
+    hubs = svc.runtime.camera_hubs(camera.id)
+    if not hubs:
+        raise CamgateError(ErrorKind.UNAVAILABLE, "the camera is not running")
+    candidates = []
+    for camera_stream, hub in hubs:
+        config = hub.config
+        candidates.append(
+            Candidate(
+                camera_stream.id,
+                camera_stream.position,
+                config.codec if config else "",
+                config.width if config else 0,
+                config.height if config else 0,
+            )
+        )
+    chosen = choose_stream(candidates, stream, parse_codecs(codecs))
+    chosen_hub = svc.runtime.hub(chosen.stream_id)
+    assert chosen_hub is not None
+    return LiveTarget(camera, chosen.stream_id, chosen_hub)
+
+
+async def live_target(
+    request: Request,
+    camera_id: str,
+    stream: Annotated[
+        str | None, Query(description="A stream id; default: the highest resolution")
+    ] = None,
+    codecs: Annotated[
+        str | None, Query(description="Codecs the client decodes, e.g. h264,hevc")
+    ] = None,
+) -> LiveTarget:
+    svc = services(request)
+    principal = await media_principal(request, camera_id)
+    camera = await _viewable_camera(svc, principal, camera_id)
+    return _target(svc, camera, stream, codecs)
+
+
+Target = Annotated[LiveTarget, Depends(live_target)]
+
+
+def _init_notice(init: InitSegment) -> str:
+    config = init.config
+    return json.dumps(
+        {
+            "type": "init",
+            "mime": init.mime,
+            "codec": config.codec,
+            "width": config.width,
+            "height": config.height,
+        }
+    )
+
+
+async def _pump_websocket(
+    websocket: WebSocket, subscription: Subscription[Fragment], hub: LiveHub
+) -> None:
+    sent_init: InitSegment | None = None
+    if hub.status.value != "online":
+        await websocket.send_text(
+            json.dumps({"type": "status", "status": hub.status.value, "detail": hub.detail})
+        )
+    while True:
+        item = await subscription.get()
+        if isinstance(item, Drop):
+            await websocket.send_text(json.dumps({"type": "drop", "frames": item.frames}))
+        elif isinstance(item, Notice):
+            await websocket.send_text(
+                json.dumps({"type": "status", "status": item.status, "detail": item.detail})
+            )
+        else:
+            if item.init is not sent_init:
+                if not item.is_keyframe:
+                    continue
+                await websocket.send_text(_init_notice(item.init))
+                await websocket.send_bytes(item.init.data)
+                sent_init = item.init
+            await websocket.send_bytes(item.data)
+
+
+async def _drain_client(websocket: WebSocket) -> None:
+    """Reads (and ignores) what the client sends, to notice when it goes away."""
+    with contextlib.suppress(WebSocketDisconnect):
+        while True:
+            await websocket.receive()
+
+
+@router.websocket("/live")
+async def live_websocket(
+    websocket: WebSocket, camera_id: str, stream: str | None = None, codecs: str | None = None
+) -> None:
+    """fMP4 over WebSocket for Media Source Extensions: init segment, then moof+mdat per frame."""
+    svc = services(websocket)
+    try:
+        principal = await media_principal(websocket, camera_id)
+        camera = await _viewable_camera(svc, principal, camera_id)
+        target = _target(svc, camera, stream, codecs)
+    except CamgateError as error:
+        await websocket.accept()
+        await websocket.send_text(
+            json.dumps({"type": "error", "reason": error.kind.value, "detail": error.detail})
+        )
+        await websocket.close(_CLOSE_FOR.get(error.kind, 1011), error.detail[:120])
+        return
+    await websocket.accept()
+    with target.hub.subscribe_fragments() as subscription:
+        pump = asyncio.create_task(_pump_websocket(websocket, subscription, target.hub))
+        drain = asyncio.create_task(_drain_client(websocket))
+        done, pending = await asyncio.wait({pump, drain}, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        if any(isinstance(task.exception(), Closed) for task in done):
+            with contextlib.suppress(Exception):
+                await websocket.close(1001, "the camera was removed")
+
+
+async def _progressive(target: LiveTarget) -> AsyncIterator[bytes]:
+    with target.hub.subscribe_fragments() as subscription:
+        sent_init: InitSegment | None = None
+        while True:
+            try:
+                item = await subscription.get()
+            except Closed:
+                return
+            if not isinstance(item, Fragment):
+                continue
+            if item.init is not sent_init:
+                if sent_init is not None:
+                    return  # a new timeline needs a new file; the player reconnects
+                if not item.is_keyframe:
+                    continue
+                sent_init = item.init
+                yield item.init.data
+            yield item.data
+
+
+@router.get(
+    "/live.mp4",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"video/mp4": {}}}},
+    summary="Live video as progressive fragmented MP4",
+)
+async def live_mp4(target: Target) -> StreamingResponse:
+    return StreamingResponse(
+        _progressive(target), media_type="video/mp4", headers={"Cache-Control": "no-store"}
+    )
+
+
+def _hls(request: Request, target: LiveTarget) -> HlsOutput:
+    return services(request).hls.get(target.stream_id, target.hub)
+
+
+def _token_query(request: Request) -> str:
+    token = request.query_params.get("token")
+    return f"?token={token}" if token else ""
+
+
+@router.get(
+    "/live.m3u8",
+    responses={200: {"content": {"application/vnd.apple.mpegurl": {}}}, 400: {}},
+    summary="Live video as low-latency HLS (fMP4 parts)",
+)
+async def live_m3u8(
+    request: Request,
+    target: Target,
+    hls_msn: Annotated[int | None, Query(alias="_HLS_msn", ge=0)] = None,
+    hls_part: Annotated[int | None, Query(alias="_HLS_part", ge=0)] = None,
+) -> Response:
+    output = _hls(request, target)
+    if hls_msn is not None:
+        newest = output.next_part()[0]
+        if hls_msn > newest + 2:  # RFC 8216bis 6.2.5.2
+            raise CamgateError(ErrorKind.INVALID, "_HLS_msn is too far ahead")
+        await output.wait_for(hls_msn, hls_part, HLS_BLOCK_S)
+    elif not output.segments:
+        await output.wait_for(0, 0, HLS_BLOCK_S)
+    body = render_playlist(
+        list(output.segments), query=_token_query(request), next_part=output.next_part()
+    )
+    stream_prefix = f"hls/{target.stream_id}/"
+    body = _prefix_uris(body, stream_prefix)
+    return Response(
+        body, media_type="application/vnd.apple.mpegurl", headers={"Cache-Control": "no-cache"}
+    )
+
+
+def _prefix_uris(playlist: str, prefix: str) -> str:
+    lines = []
+    for line in playlist.splitlines():
+        if line and not line.startswith("#"):
+            line = prefix + line
+        else:
+            line = line.replace('URI="', f'URI="{prefix}')
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def _media(data: bytes, cache_s: int) -> Response:
+    return Response(data, media_type="video/mp4", headers={"Cache-Control": f"max-age={cache_s}"})
+
+
+@router.get("/hls/{stream_id}/init/{init_id}.mp4", include_in_schema=False)
+async def hls_init(request: Request, camera_id: str, stream_id: str, init_id: int) -> Response:
+    target = await live_target(request, camera_id, stream_id)
+    init = _hls(request, target).init(init_id)
+    if init is None:
+        raise not_found("initialization segment")
+    return _media(init.data, 3600)
+
+
+@router.get("/hls/{stream_id}/segment/{msn}.m4s", include_in_schema=False)
+async def hls_segment(request: Request, camera_id: str, stream_id: str, msn: int) -> Response:
+    target = await live_target(request, camera_id, stream_id)
+    output = _hls(request, target)
+    segment = output.segment(msn)
+    if segment is None or not segment.complete:
+        raise not_found("segment")
+    return _media(b"".join(part.data for part in segment.parts), 60)
+
+
+@router.get("/hls/{stream_id}/part/{msn}.{index}.m4s", include_in_schema=False)
+async def hls_part(
+    request: Request, camera_id: str, stream_id: str, msn: int, index: int
+) -> Response:
+    target = await live_target(request, camera_id, stream_id)
+    output = _hls(request, target)
+    if (msn, index) == output.next_part():
+        await output.wait_for(msn, index, HLS_BLOCK_S)  # a preload hint: answer when it exists
+    part = output.part(msn, index)
+    if part is None:
+        raise not_found("part")
+    return _media(part.data, 60)
+
+
+@router.get(
+    "/snapshot.jpg",
+    responses={200: {"content": {"image/jpeg": {}}}, 503: {}},
+    summary="A JPEG of the latest keyframe",
+)
+async def snapshot(target: Target) -> Response:
+    keyframe = target.hub.latest_keyframe()
+    if keyframe is None:
+        raise CamgateError(
+            ErrorKind.UNAVAILABLE, f"no video from the camera yet ({target.hub.status.value})"
+        )
+    try:
+        jpeg = await asyncio.to_thread(keyframe_to_jpeg, keyframe)
+    except SnapshotError as error:
+        raise CamgateError(ErrorKind.UNAVAILABLE, str(error)) from error
+    return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+class MediaToken(BaseModel):
+    token: str
+    expires_in: int
+    urls: dict[str, str]
+
+
+@router.post("/media-token", summary="A token for players that cannot send headers (?token=)")
+async def media_token(camera_id: str, principal: CurrentPrincipal, svc: ServicesDep) -> MediaToken:
+    camera = await _viewable_camera(svc, principal, camera_id)
+    token = svc.identity.media_token(principal, camera.id)
+    base = f"/api/v1/cameras/{camera.id}"
+    return MediaToken(
+        token=token,
+        expires_in=int(MEDIA_TOKEN_S),
+        urls={
+            "mp4": f"{base}/live.mp4?token={token}",
+            "hls": f"{base}/live.m3u8?token={token}",
+            "snapshot": f"{base}/snapshot.jpg?token={token}",
+        },
+    )

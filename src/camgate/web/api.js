@@ -1,0 +1,189 @@
+// REST calls and media URLs of the camgate server (same origin).
+//
+// The session lives in an HttpOnly cookie set by the login call, so nothing here stores a token:
+// every request just sends the cookie (credentials: 'same-origin'). URLs are relative to the page
+// so that the client also works when a reverse proxy serves camgate under a path prefix.
+
+/**
+ * @typedef {{id: string, username: string, role: string, is_admin: boolean}} User
+ * @typedef {{id: string, codec: string, width: number, height: number, fps: number,
+ *            status: string, detail?: string}} Stream
+ * @typedef {{id: string, name: string, status: string, streams: Stream[]}} Camera
+ */
+
+/** An HTTP error answer, from the server's `application/problem+json` body when there is one. */
+export class ApiError extends Error {
+  /**
+   * @param {number} status HTTP status (0 when the server could not be reached)
+   * @param {string} detail a human-readable explanation
+   * @param {{title?: string, retryAfter?: number | null}} [extra]
+   */
+  constructor(status, detail, { title = '', retryAfter = null } = {}) {
+    super(detail);
+    this.name = 'ApiError';
+    this.status = status;
+    this.title = title;
+    this.detail = detail;
+    /** Seconds to wait before trying again (429), or null. */
+    this.retryAfter = retryAfter;
+  }
+}
+
+/**
+ * Resolves an API path against the page, e.g. `apiUrl('v1/cameras')`.
+ * @param {string} path below `api/`
+ * @returns {URL}
+ */
+function apiUrl(path) {
+  return new URL(`api/${path}`, document.baseURI);
+}
+
+/**
+ * `Retry-After` is either seconds or an HTTP date.
+ * @param {string | null} value
+ * @returns {number | null} whole seconds, or null when absent or unreadable
+ */
+export function parseRetryAfter(value) {
+  if (!value) return null;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, Math.ceil(seconds));
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? null : Math.max(0, Math.ceil((date - Date.now()) / 1000));
+}
+
+/**
+ * Sends one request and decodes the JSON answer.
+ * @param {string} method
+ * @param {string} path below `api/`
+ * @param {unknown} [body] sent as JSON when given
+ * @returns {Promise<any>} the decoded body, or null for 204
+ * @throws {ApiError}
+ */
+async function request(method, path, body) {
+  /** @type {Record<string, string>} */
+  const headers = { Accept: 'application/json' };
+  /** @type {RequestInit} */
+  const init = { method, credentials: 'same-origin', headers };
+  if (body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(apiUrl(path), init);
+  } catch {
+    throw new ApiError(0, 'Cannot reach the camgate server. Check the network connection.');
+  }
+  if (response.ok) {
+    return response.status === 204 ? null : response.json();
+  }
+  throw await errorFrom(response);
+}
+
+/**
+ * @param {Response} response a non-2xx answer
+ * @returns {Promise<ApiError>}
+ */
+async function errorFrom(response) {
+  let problem = {};
+  try {
+    problem = await response.json();
+  } catch {
+    // Not JSON (a proxy's error page, say): fall back to the status text.
+  }
+  const detail = problem.detail || response.statusText || `HTTP ${response.status}`;
+  return new ApiError(response.status, detail, {
+    title: problem.title || '',
+    retryAfter: parseRetryAfter(response.headers.get('Retry-After')),
+  });
+}
+
+/**
+ * Logs in; the server sets the session cookie.
+ * @param {string} username
+ * @param {string} password
+ * @returns {Promise<User>}
+ * @throws {ApiError} 401 for wrong credentials, 429 (with retryAfter) when rate limited
+ */
+export async function login(username, password) {
+  const answer = await request('POST', 'v1/auth/login', { username, password });
+  // The answer also holds the token; it is deliberately dropped: the cookie is the session.
+  return answer.user;
+}
+
+/** Ends the session (clears the cookie). An already-ended session is not an error. */
+export async function logout() {
+  try {
+    await request('POST', 'v1/auth/logout');
+  } catch (error) {
+    if (!(error instanceof ApiError && error.status === 401)) throw error;
+  }
+}
+
+/**
+ * The logged-in user.
+ * @returns {Promise<User | null>} null when not logged in
+ * @throws {ApiError} for anything but 401
+ */
+export async function me() {
+  try {
+    return await request('GET', 'v1/auth/me');
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) return null;
+    throw error;
+  }
+}
+
+/**
+ * The cameras this user may view.
+ * @returns {Promise<Camera[]>}
+ */
+export function listCameras() {
+  return request('GET', 'v1/cameras');
+}
+
+/**
+ * @param {string} cameraId
+ * @param {string} leaf
+ * @param {{stream?: string | null, codecs?: string[]}} [query]
+ * @returns {URL}
+ */
+function cameraUrl(cameraId, leaf, { stream = null, codecs = [] } = {}) {
+  const url = apiUrl(`v1/cameras/${encodeURIComponent(cameraId)}/${leaf}`);
+  if (stream) url.searchParams.set('stream', stream);
+  if (codecs.length) url.searchParams.set('codecs', codecs.join(','));
+  return url;
+}
+
+/**
+ * The live WebSocket URL, `ws:` or `wss:` like the page. The cookie authenticates it.
+ * @param {string} cameraId
+ * @param {{stream?: string | null, codecs?: string[]}} [query] no stream: the server picks the
+ *   highest resolution the codecs allow
+ * @returns {string}
+ */
+export function liveSocketUrl(cameraId, query) {
+  const url = cameraUrl(cameraId, 'live', query);
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  return url.href;
+}
+
+/**
+ * The LL-HLS playlist, for browsers that play HLS natively but lack Media Source Extensions.
+ * @param {string} cameraId
+ * @param {{stream?: string | null, codecs?: string[]}} [query]
+ * @returns {string}
+ */
+export function hlsUrl(cameraId, query) {
+  return cameraUrl(cameraId, 'live.m3u8', query).href;
+}
+
+/**
+ * A JPEG of the latest keyframe (the server answers 503 while it has none).
+ * @param {string} cameraId
+ * @param {string | null} [stream]
+ * @returns {string}
+ */
+export function snapshotUrl(cameraId, stream = null) {
+  return cameraUrl(cameraId, 'snapshot.jpg', { stream }).href;
+}

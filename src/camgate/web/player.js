@@ -1,0 +1,612 @@
+// The live player: fragmented MP4 over a WebSocket into Media Source Extensions, or native HLS
+// where the browser has no MediaSource (older iOS Safari).
+//
+// Protocol (see docs/ref/api.md): text {"type":"init","mime":…} then a binary init segment;
+// binary moof+mdat fragments; text "drop", "status" and "error" notices; close codes 4401 (not
+// logged in), 4403/4404/4422 (no access, no such camera, unsupported codec), 1011 (server error).
+
+import { codecName } from './streams.js';
+
+/** @typedef {'connecting' | 'playing' | 'offline' | 'error'} PlayerState */
+/** @typedef {{state: PlayerState, detail: string}} PlayerStatus */
+/** @typedef {{codec: string, width: number, height: number, drops: number}} PlayerInfo */
+/**
+ * @typedef {object} PlayerOptions
+ * @property {(status: PlayerStatus) => void} [onStatus] called when the state or its detail changes
+ * @property {(info: PlayerInfo) => void} [onInfo] called on each init (codec, size) and drop
+ * @property {() => void} [onUnauthorized] the server says the session is gone (close 4401)
+ * @property {string | null} [hlsUrl] the LL-HLS playlist, used only without MediaSource
+ */
+
+const HEVC_PROBE = 'video/mp4; codecs="hvc1.1.6.L93.B0"';
+
+const BACKOFF_FIRST_MS = 500;
+const BACKOFF_MAX_MS = 10_000;
+/** After this many failed reconnects in a row the player says "offline", not "connecting". */
+const OFFLINE_AFTER_ATTEMPTS = 3;
+/** Data waiting this long to be appended means the browser cannot keep up: start afresh. */
+const MAX_QUEUE_AGE_MS = 2000;
+const TICK_MS = 250;
+/** Live-edge policy: jump when this far behind, speed up when between the two, else 1×. */
+const JUMP_LAG_S = 1.5;
+const JUMP_MARGIN_S = 0.3;
+const CATCH_UP_LAG_S = 0.5;
+const CATCH_UP_RATE = 1.1;
+/** Buffered video kept behind the play position; older data is removed to bound memory. */
+const KEEP_BEHIND_S = 10;
+/** Close codes after which reconnecting cannot help. */
+const FATAL_CLOSE_CODES = new Set([4403, 4404, 4422]);
+const CLOSE_UNAUTHORIZED = 4401;
+const CLOSE_SERVER_ERROR = 1011;
+
+/**
+ * The MediaSource implementation to use: ManagedMediaSource where present (iOS 17.1+ Safari
+ * has only that one; elsewhere it lets the browser manage memory better), else MediaSource.
+ * @returns {typeof MediaSource | null}
+ */
+export function mediaSourceClass() {
+  return window.ManagedMediaSource || window.MediaSource || null;
+}
+
+/**
+ * How this browser can play live video.
+ * @returns {'mse' | 'hls' | null} null: not at all
+ */
+export function playbackMode() {
+  if (mediaSourceClass()) return 'mse';
+  if (document.createElement('video').canPlayType('application/vnd.apple.mpegurl')) return 'hls';
+  return null;
+}
+
+/**
+ * The codecs to announce to the server (`codecs=` of the live URLs). H.264 is assumed; H.265
+ * only when the browser says it decodes it, since the server would otherwise send it anyway.
+ * @param {'mse' | 'hls' | null} [mode]
+ * @returns {Set<string>}
+ */
+export function supportedCodecs(mode = playbackMode()) {
+  const codecs = new Set(['h264']);
+  const hevc =
+    mode === 'mse'
+      ? mediaSourceClass().isTypeSupported(HEVC_PROBE)
+      : mode === 'hls' && document.createElement('video').canPlayType(HEVC_PROBE) !== '';
+  if (hevc) codecs.add('hevc');
+  return codecs;
+}
+
+/**
+ * `ws:`/`wss:` for a URL that may be relative or http(s).
+ * @param {string} url
+ * @returns {string}
+ */
+function toSocketUrl(url) {
+  const parsed = new URL(url, document.baseURI);
+  if (parsed.protocol === 'http:') parsed.protocol = 'ws:';
+  if (parsed.protocol === 'https:') parsed.protocol = 'wss:';
+  return parsed.href;
+}
+
+/**
+ * One MediaSource with one SourceBuffer for one init segment. A new init from the server gets
+ * a new MseSink: its timestamps and maybe its codec start over.
+ */
+class MseSink {
+  /**
+   * @param {HTMLVideoElement} video
+   * @param {string} mime e.g. 'video/mp4; codecs="avc1.64001f"'
+   * @param {{onAppended: () => void, onError: (error: unknown) => void}} hooks
+   */
+  constructor(video, mime, hooks) {
+    this.video = video;
+    this.mime = mime;
+    this.hooks = hooks;
+    /** @type {{data: ArrayBuffer, at: number}[]} */
+    this.queue = [];
+    /** @type {SourceBuffer | null} */
+    this.sourceBuffer = null;
+    this.closed = false;
+    const Source = mediaSourceClass();
+    this.mediaSource = new Source();
+    const url = URL.createObjectURL(this.mediaSource);
+    this.mediaSource.addEventListener('sourceopen', () => this.#open(url), { once: true });
+    video.src = url;
+  }
+
+  /** @param {string} url the object URL, no longer needed once the video has opened it */
+  #open(url) {
+    URL.revokeObjectURL(url);
+    if (this.closed) return;
+    try {
+      this.sourceBuffer = this.mediaSource.addSourceBuffer(this.mime);
+      // Fragments carry their own timestamps (tfdt); 'segments' keeps them.
+      this.sourceBuffer.mode = 'segments';
+    } catch (error) {
+      this.hooks.onError(error);
+      return;
+    }
+    this.sourceBuffer.addEventListener('updateend', () => {
+      if (this.closed) return;
+      this.hooks.onAppended();
+      this.pump();
+    });
+    this.sourceBuffer.addEventListener('error', () => {
+      if (!this.closed) this.hooks.onError(new Error('the browser could not decode the video'));
+    });
+    this.pump();
+  }
+
+  /**
+   * Queues data for appending.
+   * @param {ArrayBuffer} data an init segment or whole moof+mdat fragments
+   */
+  push(data) {
+    this.queue.push({ data, at: performance.now() });
+    this.pump();
+  }
+
+  /** How long the oldest queued data has waited, in ms (0 when nothing waits). */
+  get queueAgeMs() {
+    return this.queue.length ? performance.now() - this.queue[0].at : 0;
+  }
+
+  /** Appends what is queued, or trims old data, when the SourceBuffer is free. */
+  pump() {
+    const buffer = this.sourceBuffer;
+    if (this.closed || !buffer || buffer.updating) return;
+    if (this.queue.length) {
+      // Everything queued goes in one append: one frame per append would fall behind on a
+      // slow phone while the server's GOP cache (up to 4 s of frames) arrives at once.
+      const data = concat(this.queue.map((item) => item.data));
+      this.queue = [];
+      try {
+        buffer.appendBuffer(data);
+      } catch (error) {
+        this.hooks.onError(error); // QuotaExceededError, or the MediaSource has closed
+      }
+      return;
+    }
+    this.#trim(buffer);
+  }
+
+  /** @param {SourceBuffer} buffer */
+  #trim(buffer) {
+    const ranges = buffer.buffered;
+    if (!ranges.length) return;
+    const start = ranges.start(0);
+    const keepFrom = this.video.currentTime - KEEP_BEHIND_S;
+    // Remove in chunks of a second or more rather than a frame at a time.
+    if (keepFrom - start < 1) return;
+    try {
+      buffer.remove(start, keepFrom);
+    } catch (error) {
+      this.hooks.onError(error);
+    }
+  }
+
+  /** Stops using this sink; the video element is left to the caller. */
+  close() {
+    this.closed = true;
+    this.queue = [];
+    this.sourceBuffer = null;
+  }
+}
+
+/**
+ * @param {ArrayBuffer[]} parts
+ * @returns {ArrayBuffer | Uint8Array}
+ */
+function concat(parts) {
+  if (parts.length === 1) return parts[0];
+  const total = parts.reduce((sum, part) => sum + part.byteLength, 0);
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const part of parts) {
+    out.set(new Uint8Array(part), offset);
+    offset += part.byteLength;
+  }
+  return out;
+}
+
+/**
+ * Plays one camera's live stream in a <video>, reconnecting by itself.
+ *
+ * The video element's `data-state` ("connecting" | "playing" | "offline" | "error") and
+ * `data-drops` (frames the server skipped because this viewer was too slow) mirror the player.
+ */
+export class LivePlayer {
+  /** @type {HTMLVideoElement} */ #video;
+  /** @type {string} */ #url;
+  /** @type {PlayerOptions} */ #options;
+  /** @type {'mse' | 'hls' | null} */ #mode;
+  #running = false;
+  /** @type {PlayerState} */ #state = 'connecting';
+  #detail = '';
+  #drops = 0;
+  /** Failed connections since video last played; drives the backoff. */
+  #attempt = 0;
+  /** @type {WebSocket | null} */ #socket = null;
+  /** @type {MseSink | null} */ #sink = null;
+  /** The mime of an announced init whose segment is the next binary message. */
+  /** @type {string | null} */ #pendingMime = null;
+  /** Whether the current sink has media and the play position was set. */
+  #started = false;
+  /** The detail of the last "error" message, shown when the close follows. */
+  #lastError = '';
+  /** @type {PlayerInfo} */ #info = { codec: '', width: 0, height: 0, drops: 0 };
+  /** @type {ReturnType<typeof setTimeout> | undefined} */ #retryTimer;
+  /** @type {ReturnType<typeof setInterval> | undefined} */ #tickTimer;
+  /** @type {AbortController | null} */ #listeners = null;
+  /** @type {AbortController | null} */ #gesture = null;
+
+  /**
+   * @param {HTMLVideoElement} video muted, playsinline, autoplay
+   * @param {string} url the live WebSocket URL (ws:, wss:, http(s): or relative)
+   * @param {PlayerOptions} [options]
+   */
+  constructor(video, url, options = {}) {
+    this.#video = video;
+    this.#url = toSocketUrl(url);
+    this.#options = options;
+    this.#mode = playbackMode();
+    if (this.#mode === 'mse' && mediaSourceClass() === window.ManagedMediaSource) {
+      // Safari only opens a ManagedMediaSource on a video that cannot be AirPlayed.
+      video.disableRemotePlayback = true;
+    }
+    video.dataset.state = this.#state;
+    video.dataset.drops = '0';
+  }
+
+  /** @returns {PlayerState} */
+  get state() {
+    return this.#state;
+  }
+
+  /** @returns {PlayerInfo} codec and size of the current init, and the frames dropped */
+  get info() {
+    return { ...this.#info };
+  }
+
+  /** Starts playing (again, after stop()). */
+  start() {
+    if (this.#running) return;
+    this.#running = true;
+    this.#attempt = 0;
+    if (this.#mode === null || (this.#mode === 'hls' && !this.#options.hlsUrl)) {
+      this.#setState('error', 'This browser cannot play live video.');
+      return;
+    }
+    this.#listeners = new AbortController();
+    const signal = this.#listeners.signal;
+    this.#video.addEventListener('playing', () => this.#onPlaying(), { signal });
+    this.#video.addEventListener('error', () => this.#onVideoError(), { signal });
+    if (this.#mode === 'hls') {
+      // Native HLS tells nothing about the camera; a stall is the only sign it went away.
+      this.#video.addEventListener('waiting', () => this.#onWaiting(), { signal });
+    }
+    if (this.#mode === 'mse') this.#tickTimer = setInterval(() => this.#tick(), TICK_MS);
+    this.#setState('connecting', '');
+    this.#connect();
+  }
+
+  /** Stops playing: closes the WebSocket and releases the decoder. */
+  stop() {
+    this.#running = false;
+    clearTimeout(this.#retryTimer);
+    clearInterval(this.#tickTimer);
+    this.#listeners?.abort();
+    this.#listeners = null;
+    this.#gesture?.abort();
+    this.#gesture = null;
+    this.#closeSocket();
+    this.#closeMedia();
+  }
+
+  #connect() {
+    if (!this.#running) return;
+    if (this.#mode === 'hls') this.#startHls();
+    else this.#openSocket();
+  }
+
+  #openSocket() {
+    this.#pendingMime = null;
+    this.#lastError = '';
+    let socket;
+    try {
+      socket = new WebSocket(this.#url);
+    } catch (error) {
+      this.#setState('error', `Bad live video address: ${error.message}`);
+      return;
+    }
+    socket.binaryType = 'arraybuffer';
+    // Events of a socket that has been replaced or closed by us are ignored.
+    socket.addEventListener('message', (event) => {
+      if (socket !== this.#socket) return;
+      if (typeof event.data === 'string') this.#onText(event.data);
+      else this.#onBinary(event.data);
+    });
+    socket.addEventListener('close', (event) => {
+      if (socket !== this.#socket) return;
+      this.#socket = null;
+      this.#onClose(event.code, event.reason);
+    });
+    this.#socket = socket;
+  }
+
+  #closeSocket() {
+    const socket = this.#socket;
+    this.#socket = null;
+    if (socket && socket.readyState <= WebSocket.OPEN) socket.close(1000);
+  }
+
+  /** @param {string} text */
+  #onText(text) {
+    let message;
+    try {
+      message = JSON.parse(text);
+    } catch {
+      return; // not ours to understand
+    }
+    switch (message.type) {
+      case 'init':
+        this.#onInit(message);
+        break;
+      case 'drop':
+        // Not an error: the server skipped frames so this viewer stays live. Only counted.
+        this.#drops += Number(message.frames) || 0;
+        this.#video.dataset.drops = String(this.#drops);
+        this.#emitInfo();
+        break;
+      case 'status':
+        if (message.status === 'offline') {
+          this.#setState('offline', message.detail || '');
+        } else if (this.#state !== 'playing') {
+          // "connecting" or "online": video follows with a new init.
+          this.#setState('connecting', message.detail || '');
+        }
+        break;
+      case 'error':
+        this.#lastError = message.detail || message.reason || '';
+        break;
+      default:
+        break; // newer servers may send more; ignoring them is the compatible choice
+    }
+  }
+
+  /** @param {{mime: string, codec?: string, width?: number, height?: number}} message */
+  #onInit(message) {
+    if (!mediaSourceClass().isTypeSupported(message.mime)) {
+      const codec = message.codec ? codecName(message.codec) : message.mime;
+      this.#fail(`This browser cannot decode this camera's video (${codec}).`);
+      return;
+    }
+    this.#pendingMime = message.mime;
+    this.#info = {
+      codec: message.codec || '',
+      width: message.width || 0,
+      height: message.height || 0,
+      drops: this.#drops,
+    };
+    this.#emitInfo();
+  }
+
+  /** @param {ArrayBuffer} data */
+  #onBinary(data) {
+    if (this.#pendingMime !== null) {
+      this.#openSink(this.#pendingMime); // this message is its init segment
+      this.#pendingMime = null;
+    }
+    if (!this.#sink) return; // media before any init cannot be decoded
+    this.#sink.push(data);
+    if (this.#sink.queueAgeMs > MAX_QUEUE_AGE_MS) {
+      // Reconnecting is the cheap way to skip: the server starts again at a keyframe.
+      this.#restart('Catching up…');
+    }
+  }
+
+  /** @param {string} mime */
+  #openSink(mime) {
+    this.#sink?.close();
+    this.#started = false;
+    this.#sink = new MseSink(this.#video, mime, {
+      onAppended: () => this.#onAppended(),
+      onError: (error) => this.#onMediaError(error),
+    });
+    this.#setState('connecting', '');
+  }
+
+  #onAppended() {
+    if (this.#started) return;
+    const ranges = this.#video.buffered;
+    if (!ranges.length) return; // only the init segment so far
+    this.#started = true;
+    // Timestamps are the time since the stream started: begin where the data begins.
+    this.#video.currentTime = ranges.start(0);
+    this.#play();
+  }
+
+  #play() {
+    const promise = this.#video.play();
+    if (!promise) return;
+    promise.then(
+      () => this.#onPlaying(),
+      (error) => {
+        // Autoplay refused (iOS Low Power Mode, strict browser settings): retry on a gesture.
+        if (error && error.name === 'NotAllowedError') this.#playOnGesture();
+        // AbortError: a newer load replaced this one; nothing to do.
+      },
+    );
+  }
+
+  #playOnGesture() {
+    if (this.#gesture || !this.#running) return;
+    this.#gesture = new AbortController();
+    this.#setState(this.#state, 'Tap to play');
+    const retry = () => {
+      this.#gesture?.abort();
+      this.#gesture = null;
+      if (this.#running) this.#play();
+    };
+    const signal = this.#gesture.signal;
+    document.addEventListener('pointerdown', retry, { signal, capture: true });
+    document.addEventListener('keydown', retry, { signal, capture: true });
+  }
+
+  #onPlaying() {
+    if (!this.#running || this.#video.paused) return;
+    if (this.#mode === 'mse' && !this.#sink) return; // leftovers of a closed connection
+    this.#attempt = 0; // video flows again: the next failure starts the backoff over
+    if (this.#state === 'connecting' || this.#state === 'error') this.#setState('playing', '');
+  }
+
+  #onWaiting() {
+    if (this.#state === 'playing') this.#setState('connecting', '');
+  }
+
+  /** Keeps the play position near the live edge without visible jumps where possible. */
+  #tick() {
+    const video = this.#video;
+    if (!this.#sink || !this.#started || video.seeking) return;
+    const ranges = video.buffered;
+    if (ranges.length) {
+      // After a drop or a gap the newest data is in the last range; that is where live is.
+      const last = ranges.length - 1;
+      const start = ranges.start(last);
+      const end = ranges.end(last);
+      const now = video.currentTime;
+      const lag = end - now;
+      if (now < start || lag > JUMP_LAG_S) {
+        video.currentTime = Math.max(start, end - JUMP_MARGIN_S);
+        this.#setRate(1);
+      } else {
+        this.#setRate(lag > CATCH_UP_LAG_S ? CATCH_UP_RATE : 1);
+      }
+    }
+    if (this.#sink.queueAgeMs > MAX_QUEUE_AGE_MS) {
+      this.#restart('Catching up…');
+      return;
+    }
+    this.#sink.pump(); // trims old data while idle
+  }
+
+  /** @param {number} rate */
+  #setRate(rate) {
+    if (this.#video.playbackRate !== rate) this.#video.playbackRate = rate;
+  }
+
+  /** @param {unknown} error */
+  #onMediaError(error) {
+    if (!this.#running) return;
+    const name = error && typeof error === 'object' && 'name' in error ? error.name : '';
+    if (name === 'NotSupportedError') {
+      this.#fail("This browser cannot decode this camera's video.");
+      return;
+    }
+    // QuotaExceededError, a decode error, a closed MediaSource: a fresh start cures them.
+    this.#restart(name === 'QuotaExceededError' ? 'Catching up…' : 'Restarting the video…');
+  }
+
+  #onVideoError() {
+    if (!this.#running || !this.#video.error) return;
+    if (this.#mode === 'hls') {
+      this.#closeMedia();
+      this.#retry('connecting', 'Reconnecting…');
+    } else if (this.#sink) {
+      this.#restart('Restarting the video…');
+    }
+  }
+
+  /**
+   * @param {number} code
+   * @param {string} reason
+   */
+  #onClose(code, reason) {
+    if (!this.#running) return;
+    // The last frame stays on screen, but what the old connection buffered no longer counts
+    // as playing; the next init brings a fresh decoder.
+    this.#detachSink();
+    const detail = this.#lastError || reason;
+    if (code === CLOSE_UNAUTHORIZED) {
+      this.#fail(detail || 'Not logged in.');
+      this.#options.onUnauthorized?.();
+    } else if (FATAL_CLOSE_CODES.has(code)) {
+      this.#fail(detail || 'This camera cannot be shown.');
+    } else if (code === CLOSE_SERVER_ERROR) {
+      // Often passing (a camera that is just being started): say so, and keep trying.
+      this.#retry('error', detail || 'Server error.');
+    } else if (this.#state === 'offline' || this.#attempt >= OFFLINE_AFTER_ATTEMPTS) {
+      this.#retry('offline', this.#state === 'offline' ? this.#detail : 'No connection to the server.');
+    } else {
+      this.#retry('connecting', 'Reconnecting…');
+    }
+  }
+
+  /**
+   * Shows a state and connects again after the backoff delay (0.5 s doubling to 10 s).
+   * @param {PlayerState} state
+   * @param {string} detail
+   */
+  #retry(state, detail) {
+    this.#setState(state, detail);
+    const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** this.#attempt);
+    this.#attempt += 1;
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = setTimeout(() => this.#connect(), delay);
+  }
+
+  /**
+   * Drops the connection and the decoder, and connects again.
+   * @param {string} detail
+   */
+  #restart(detail) {
+    this.#closeSocket();
+    this.#closeMedia();
+    this.#retry('connecting', detail);
+  }
+
+  /**
+   * Stops for good (until start() is called again) and shows why.
+   * @param {string} detail
+   */
+  #fail(detail) {
+    this.stop();
+    this.#setState('error', detail);
+  }
+
+  #startHls() {
+    this.#video.src = this.#options.hlsUrl || '';
+    this.#play();
+  }
+
+  /** Stops feeding the video but leaves its last frame on screen. */
+  #detachSink() {
+    this.#sink?.close();
+    this.#sink = null;
+    this.#pendingMime = null;
+    this.#started = false;
+  }
+
+  /** Detaches the media; the poster (the camera's snapshot) shows meanwhile. */
+  #closeMedia() {
+    this.#detachSink();
+    this.#video.removeAttribute('src');
+    this.#video.load();
+    this.#setRate(1);
+  }
+
+  /**
+   * @param {PlayerState} state
+   * @param {string} detail
+   */
+  #setState(state, detail) {
+    if (state === this.#state && detail === this.#detail) return;
+    this.#state = state;
+    this.#detail = detail;
+    this.#video.dataset.state = state;
+    this.#options.onStatus?.({ state, detail });
+  }
+
+  #emitInfo() {
+    this.#info = { ...this.#info, drops: this.#drops };
+    this.#options.onInfo?.({ ...this.#info });
+  }
+}

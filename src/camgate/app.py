@@ -9,7 +9,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import PlainTextResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from camgate import __version__
 from camgate.admin import api as admin_api
@@ -25,6 +27,8 @@ from camgate.live.hls import HlsOutputs
 from camgate.live.runtime import LiveRuntime
 from camgate.media.timeline import backoff_delay
 from camgate.settings import ServerSettings
+from camgate.views import api as views_api
+from camgate.views.service import ViewService
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +55,21 @@ async def _security_headers(
     for name, value in _SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     return response
+
+
+class _WebClientFiles(StaticFiles):
+    """The web client's files, unless an administrator turned the web client off."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        services = getattr(scope["app"].state, "services", None)
+        if (
+            isinstance(services, Services)
+            and not services.settings.tree.general.features.web_client
+        ):
+            return PlainTextResponse(
+                "The web client is turned off on this server.", status_code=403
+            )
+        return await super().get_response(path, scope)
 
 
 async def _reconcile_forever(cameras: CameraService) -> None:
@@ -83,6 +102,14 @@ def create_app(
                 runtime=runtime,
                 hls=HlsOutputs(),
                 settings=core.settings,
+                views=ViewService(
+                    core.sessions,
+                    clock,
+                    can_view=lambda user, camera_id: svc.can_view(user, camera_id),
+                    all_cameras_enabled=lambda: (
+                        core.settings.tree.general.features.all_cameras_view
+                    ),
+                ),
             )
             await svc.cameras.reconcile()
             app.state.services = svc
@@ -120,5 +147,6 @@ def create_app(
     app.include_router(cameras_api.router)
     app.include_router(live_api.router)
     app.include_router(admin_api.router)
-    app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
+    app.include_router(views_api.router)
+    app.mount("/", _WebClientFiles(directory=WEB_DIR, html=True), name="web")
     return app

@@ -12,6 +12,7 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from pathlib import Path
 from typing import Literal
 
 import av
@@ -264,3 +265,18 @@ def decode_clip(clip: EncodedClip) -> list[DecodedFrame]:
         frames += context.decode(packet)
     frames += context.decode(None)
     return [_decoded(frame) for frame in frames]
+
+
+def write_mp4(
+    path: Path, codec: Codec = "h264", width: int = 640, height: int = 360, frames: int = 60
+) -> Path:
+    """A camera-like clip in an MP4 file (for file cameras), 30 fps, a keyframe every second."""
+    options = _encoder_options(codec, 30, 0, "")
+    with av.open(str(path), "w", format="mp4") as output:
+        stream = output.add_stream(_ENCODERS[codec], rate=30)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.codec_context.options = options
+        for frame in _frames(width, height, frames, 30, "yuv420p"):
+            output.mux(stream.encode(frame))
+        output.mux(stream.encode(None))
+    return path

@@ -12,11 +12,12 @@ from camgate.admin.service import SettingsService
 from camgate.cameras.service import CameraService
 from camgate.core.clock import Clock
 from camgate.core.errors import forbidden, unauthorized
-from camgate.identity.models import Principal
+from camgate.identity.models import Principal, User
 from camgate.identity.service import IdentityService
 from camgate.live.hls import HlsOutputs
 from camgate.live.runtime import LiveRuntime
 from camgate.settings import ServerSettings
+from camgate.views.service import ViewService
 
 SESSION_COOKIE = "camgate_session"
 
@@ -32,6 +33,12 @@ class Services:
     runtime: LiveRuntime
     hls: HlsOutputs
     settings: SettingsService
+    views: ViewService
+
+    def can_view(self, user: User, camera_id: str) -> bool:
+        """Whether ``user`` may watch ``camera_id`` with the settings in force."""
+        deny = self.settings.tree.general.features.deny_builtin_administrator
+        return IdentityService.can_view(user, camera_id, deny_builtin_administrator=deny)
 
 
 def services(connection: HTTPConnection) -> Services:

@@ -8,7 +8,6 @@ from pydantic import BaseModel, Field, SecretStr
 from camgate.api.deps import AdminPrincipal, CurrentPrincipal, Services, ServicesDep
 from camgate.cameras.models import Camera, Credentials
 from camgate.core.errors import not_found
-from camgate.identity.service import IdentityService
 
 router = APIRouter(prefix="/api/v1/cameras", tags=["cameras"])
 
@@ -66,8 +65,7 @@ def _camera_out(svc: Services, camera: Camera) -> CameraOut:
 
 
 def _visible(svc: Services, principal: CurrentPrincipal, camera: Camera) -> bool:
-    deny = svc.settings.tree.general.features.deny_builtin_administrator
-    return IdentityService.can_view(principal.user, camera.id, deny_builtin_administrator=deny)
+    return svc.can_view(principal.user, camera.id)
 
 
 @router.get("", summary="The cameras this user may view")

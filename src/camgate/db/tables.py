@@ -86,3 +86,25 @@ class SettingsRow(Base):
     #: The whole settings tree as JSON, secrets sealed.
     document: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[float] = mapped_column(Float)
+
+
+class ViewRow(Base):
+    __tablename__ = "views"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    #: Who made it; a shared view (made by an administrator) is offered to everyone.
+    owner_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    shared: Mapped[bool] = mapped_column(Boolean, default=False)
+    columns: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class ViewCameraRow(Base):
+    __tablename__ = "view_cameras"
+
+    view_id: Mapped[str] = mapped_column(
+        ForeignKey("views.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    camera_id: Mapped[str] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))

@@ -17,7 +17,7 @@ from camgate.api.deps import CurrentPrincipal, Services, ServicesDep, media_prin
 from camgate.cameras.models import Camera
 from camgate.core.errors import CamgateError, ErrorKind, not_found
 from camgate.identity.models import Principal
-from camgate.identity.service import MEDIA_TOKEN_S, IdentityService
+from camgate.identity.service import MEDIA_TOKEN_S
 from camgate.live.hls import HlsOutput, render_playlist
 from camgate.live.select import Candidate, choose_stream, parse_codecs
 from camgate.media.fanout import Closed, Drop, Notice, Subscription
@@ -49,8 +49,7 @@ class LiveTarget:
 
 async def _viewable_camera(svc: Services, principal: Principal, camera_id: str) -> Camera:
     camera = await svc.cameras.get(camera_id)
-    deny = svc.settings.tree.general.features.deny_builtin_administrator
-    if not IdentityService.can_view(principal.user, camera.id, deny_builtin_administrator=deny):
+    if not svc.can_view(principal.user, camera.id):
         # Not found, not forbidden: a user does not learn which cameras exist beyond their own.
         raise not_found("camera")
     return camera

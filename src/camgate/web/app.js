@@ -121,7 +121,8 @@ function failed(error, retry) {
     clearError();
     retry();
   });
-  show(messageView('Something went wrong', text, again));
+  // The reason is in the error region (announced); the view offers the way out.
+  show(messageView('Something went wrong', 'Check the connection, then try again.', again));
 }
 
 /**

@@ -1,4 +1,4 @@
-// Tiny DOM helpers. No innerHTML anywhere: text always goes through textContent, so names that
+// A tiny DOM helper. No innerHTML anywhere: text always goes through textContent, so names that
 // come from the server (camera names, error details) can never inject markup.
 
 /**

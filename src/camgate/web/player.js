@@ -32,8 +32,13 @@ const JUMP_LAG_S = 1.5;
 const JUMP_MARGIN_S = 0.3;
 const CATCH_UP_LAG_S = 0.5;
 const CATCH_UP_RATE = 1.1;
+/** How close to the end of a range a stalled play position counts as stuck at its gap. */
+const GAP_TOLERANCE_S = 0.1;
 /** Buffered video kept behind the play position; older data is removed to bound memory. */
 const KEEP_BEHIND_S = 10;
+/** Without progress for this long, a playing video is shown as waiting for data. */
+const STALL_MS = 3000;
+const STALLED = 'Waiting for video…';
 /** Close codes after which reconnecting cannot help. */
 const FATAL_CLOSE_CODES = new Set([4403, 4404, 4422]);
 const CLOSE_UNAUTHORIZED = 4401;
@@ -208,6 +213,23 @@ function concat(parts) {
 }
 
 /**
+ * Where to continue when the play position stands in (or at the edge of) a gap between
+ * buffered ranges, as after frames were skipped.
+ * @param {TimeRanges} ranges
+ * @param {number} now
+ * @returns {number | null} the start of the next range, or null when not at a gap
+ */
+function rangeAfterGap(ranges, now) {
+  if (now < ranges.start(0)) return ranges.start(0);
+  for (let i = 0; i + 1 < ranges.length; i += 1) {
+    if (now >= ranges.end(i) - GAP_TOLERANCE_S && now < ranges.start(i + 1)) {
+      return ranges.start(i + 1);
+    }
+  }
+  return null;
+}
+
+/**
  * Plays one camera's live stream in a <video>, reconnecting by itself.
  *
  * The video element's `data-state` ("connecting" | "playing" | "offline" | "error") and
@@ -226,10 +248,12 @@ export class LivePlayer {
   #attempt = 0;
   /** @type {WebSocket | null} */ #socket = null;
   /** @type {MseSink | null} */ #sink = null;
-  /** The mime of an announced init whose segment is the next binary message. */
-  /** @type {string | null} */ #pendingMime = null;
+  /** @type {string | null} the mime of an announced init: its segment is the next binary */
+  #pendingMime = null;
   /** Whether the current sink has media and the play position was set. */
   #started = false;
+  /** The play position at the last tick that saw it move, and when (performance.now()). */
+  #progress = { position: -1, at: 0 };
   /** The detail of the last "error" message, shown when the close follows. */
   #lastError = '';
   /** @type {PlayerInfo} */ #info = { codec: '', width: 0, height: 0, drops: 0 };
@@ -468,15 +492,18 @@ export class LivePlayer {
     if (!this.#sink || !this.#started || video.seeking) return;
     const ranges = video.buffered;
     if (ranges.length) {
-      // After a drop or a gap the newest data is in the last range; that is where live is.
+      // After a drop or a reconnect the newest data is in the last range; that is where live is.
       const last = ranges.length - 1;
-      const start = ranges.start(last);
       const end = ranges.end(last);
       const now = video.currentTime;
       const lag = end - now;
-      if (now < start || lag > JUMP_LAG_S) {
-        video.currentTime = Math.max(start, end - JUMP_MARGIN_S);
+      const stalled = video.readyState < HTMLMediaElement.HAVE_FUTURE_DATA;
+      const next = stalled ? rangeAfterGap(ranges, now) : null;
+      if (lag > JUMP_LAG_S) {
+        video.currentTime = Math.max(ranges.start(last), end - JUMP_MARGIN_S);
         this.#setRate(1);
+      } else if (next !== null) {
+        video.currentTime = next; // browsers do not play across a gap in the timestamps
       } else {
         this.#setRate(lag > CATCH_UP_LAG_S ? CATCH_UP_RATE : 1);
       }
@@ -485,7 +512,22 @@ export class LivePlayer {
       this.#restart('Catching up…');
       return;
     }
+    this.#watchProgress();
     this.#sink.pump(); // trims old data while idle
+  }
+
+  /** A frozen picture must not say "Live": after a while without progress, say "Connecting…". */
+  #watchProgress() {
+    const video = this.#video;
+    const now = performance.now();
+    if (video.paused) {
+      this.#progress = { position: video.currentTime, at: now }; // not stalled: waiting for a tap
+    } else if (video.currentTime !== this.#progress.position) {
+      this.#progress = { position: video.currentTime, at: now };
+      if (this.#state === 'connecting' && this.#detail === STALLED) this.#setState('playing', '');
+    } else if (this.#state === 'playing' && now - this.#progress.at > STALL_MS) {
+      this.#setState('connecting', STALLED);
+    }
   }
 
   /** @param {number} rate */
@@ -508,8 +550,10 @@ export class LivePlayer {
   #onVideoError() {
     if (!this.#running || !this.#video.error) return;
     if (this.#mode === 'hls') {
+      // Native HLS says only "error": after a few in a row, call it offline.
       this.#closeMedia();
-      this.#retry('connecting', 'Reconnecting…');
+      if (this.#attempt >= OFFLINE_AFTER_ATTEMPTS) this.#retry('offline', 'No video from the camera.');
+      else this.#retry('connecting', 'Reconnecting…');
     } else if (this.#sink) {
       this.#restart('Restarting the video…');
     }

@@ -1,0 +1,1 @@
+"""Views: named camera layouts, and the built-in "All cameras" view."""

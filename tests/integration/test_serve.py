@@ -1,0 +1,103 @@
+"""``camgate serve`` and ``camgate demo`` as a user runs them: real processes, HTTP and HTTPS."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+from cryptography import x509
+
+from tests.support.media_checks import wait_for_online
+from tests.support.server import free_port
+
+CAMGATE = [sys.executable, "-m", "camgate.cli"]
+
+
+@contextmanager
+def started(args: list[str]) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """Runs camgate until its banner names the URL; yields the process and what it printed."""
+    process = subprocess.Popen(
+        [*CAMGATE, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert process.stdout is not None
+    printed = ""
+    deadline = time.monotonic() + 120
+    last_line = "stop with" if "demo" in args else "running"
+    while last_line not in printed:
+        line = process.stdout.readline()
+        assert line and time.monotonic() < deadline, f"camgate did not start: {printed}"
+        printed += line
+    try:
+        yield process, printed
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+
+
+def test_serve_listens_on_http_and_https(tmp_path: Path) -> None:
+    http_port, https_port = free_port(), free_port()
+    args = ["--data-dir", str(tmp_path / "d"), "serve", "--host", "127.0.0.1"]
+    args += ["--http-port", str(http_port), "--https-port", str(https_port)]
+    with started(args) as (process, printed):
+        assert f"http://127.0.0.1:{http_port}/" in printed
+        assert httpx.get(f"http://127.0.0.1:{http_port}/api/v1/health").status_code == 200
+        assert (
+            httpx.get(f"https://127.0.0.1:{https_port}/api/v1/health", verify=False).status_code
+            == 200
+        )
+        pem = ssl.get_server_certificate(("127.0.0.1", https_port))
+        names = x509.load_pem_x509_certificate(pem.encode()).extensions.get_extension_for_class(
+            x509.SubjectAlternativeName
+        )
+        assert "localhost" in names.value.get_values_for_type(x509.DNSName)
+    assert process.returncode == 0
+
+
+def test_demo_prints_credentials_that_work(tmp_path: Path) -> None:
+    port = free_port()
+    args = [
+        "--data-dir",
+        str(tmp_path / "d"),
+        "demo",
+        "--http-port",
+        str(port),
+        "--https-port",
+        "0",
+    ]
+    with started(args) as (_, printed):
+        assert f"http://127.0.0.1:{port}/" in printed
+        match = re.search(r"log in as (\S+) with password (\S+)", printed)
+        assert match, printed
+        base = f"http://127.0.0.1:{port}"
+        login = httpx.post(
+            f"{base}/api/v1/auth/login", json={"username": match[1], "password": match[2]}
+        )
+        assert login.status_code == 200
+        token = login.json()["token"]
+        cameras = httpx.get(f"{base}/api/v1/cameras", headers={"Authorization": f"Bearer {token}"})
+        assert sorted(c["name"] for c in cameras.json()) == ["Front door", "Lobby", "Parking lot"]
+        assert all(len(c["streams"]) == 3 for c in cameras.json())
+        front = next(c for c in cameras.json() if c["name"] == "Front door")
+        online = wait_for_online(base, token, front["id"], timeout=90)
+        sizes = {(s["width"], s["height"]) for s in online["streams"] if s["status"] == "online"}  # type: ignore[union-attr]
+        assert (1920, 1080) in sizes
+    # A second start keeps the data and tells the same password.
+    with started(args) as (_, again):
+        assert match[2] in again

@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from camgate.media.synthetic import PROFILES, ensure_clip
-from tests.support.server import RunningServer, add_user, running_server
+from tests.support import rtsp
+from tests.support.server import RunningServer, add_user, free_port, running_server
 
 ADMIN = ("admin", "admin-password-1")
 OPERATOR = ("olivia", "operator-password-1")
@@ -27,6 +28,18 @@ def need(condition: bool, reason: str) -> None:
     if REQUIRE_ALL:
         pytest.fail(f"required in CI: {reason}")
     pytest.skip(reason)
+
+
+@pytest.fixture
+def rtsp_camera() -> Iterator[rtsp.RtspCamera]:
+    """A live RTSP camera on loopback (Debian's GStreamer RTSP server)."""
+    need(rtsp.available(), "Debian's GStreamer RTSP server (make system-deps)")
+    camera = rtsp.RtspCamera(free_port())
+    camera.start()
+    try:
+        yield camera
+    finally:
+        camera.stop()
 
 
 @pytest.fixture(scope="session")

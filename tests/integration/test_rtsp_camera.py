@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 
 import httpx
 import pytest
 import websockets
 
-from tests.conftest import need
 from tests.support import rtsp
 from tests.support.media_checks import (
     decode_mp4,
@@ -18,29 +16,18 @@ from tests.support.media_checks import (
     wait_for_online,
     wait_for_status,
 )
-from tests.support.server import RunningServer, free_port
+from tests.support.server import RunningServer
 
 pytestmark = pytest.mark.rtsp
 
 
-@pytest.fixture
-def camera() -> Iterator[rtsp.RtspCamera]:
-    need(rtsp.available(), "Debian's GStreamer RTSP server (make system-deps)")
-    cam = rtsp.RtspCamera(free_port())
-    cam.start()
-    try:
-        yield cam
-    finally:
-        cam.stop()
-
-
 def test_rtsp_camera_goes_offline_and_resumes_by_itself(
-    server: RunningServer, admin_token: str, camera: rtsp.RtspCamera
+    server: RunningServer, admin_token: str, rtsp_camera: rtsp.RtspCamera
 ) -> None:
     headers = {"Authorization": f"Bearer {admin_token}"}
     created = httpx.post(
         f"{server.base_url}/api/v1/cameras",
-        json={"name": "Gate", "urls": [camera.url]},
+        json={"name": "Gate", "urls": [rtsp_camera.url]},
         headers=headers,
     )
     assert created.status_code == 201, created.text
@@ -69,9 +56,9 @@ def test_rtsp_camera_goes_offline_and_resumes_by_itself(
         async with websockets.connect(url) as ws:
             await next_notice(ws, "init")
             assert isinstance(await ws.recv(), bytes)
-            await asyncio.to_thread(camera.stop)
+            await asyncio.to_thread(rtsp_camera.stop)
             offline = await next_notice(ws, "offline")
-            await asyncio.to_thread(camera.start)
+            await asyncio.to_thread(rtsp_camera.start)
             await next_notice(ws, "init")
             init, fragment = await ws.recv(), await ws.recv()
             assert isinstance(init, bytes) and isinstance(fragment, bytes)

@@ -46,6 +46,7 @@ def rtsp_camera() -> Iterator[rtsp.RtspCamera]:
 def clip_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Synthetic clips made once per test session (small ones: fast to encode)."""
     cache = tmp_path_factory.mktemp("cache")
+    ensure_clip(cache, "Big", PROFILES[0])
     ensure_clip(cache, "Cam A", PROFILES[1])
     ensure_clip(cache, "Cam A", PROFILES[2])
     ensure_clip(cache, "Cam B", PROFILES[2])

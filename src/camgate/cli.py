@@ -274,7 +274,11 @@ def _serve(settings: ServerSettings, banner: Callable[[str], None]) -> None:
         contextlib.suppress(KeyboardInterrupt),
         asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner,
     ):
-        runner.run(serve(app, settings, listeners, on_ready=lambda: banner(listeners.url())))
+        try:
+            runner.run(serve(app, settings, listeners, on_ready=lambda: banner(listeners.url())))
+        except OSError as error:
+            err.print(f"[red]error:[/red] cannot listen on {settings.host}: {error.strerror}")
+            raise typer.Exit(1) from error
 
 
 HostOption = Annotated[str, typer.Option(help="The address to listen on.")]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -101,3 +102,20 @@ def test_demo_prints_credentials_that_work(tmp_path: Path) -> None:
     # A second start keeps the data and tells the same password.
     with started(args) as (_, again):
         assert match[2] in again
+
+
+def test_a_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        args = ["serve", "--host", "127.0.0.1", "--http-port", str(port), "--https-port", "0"]
+        result = subprocess.run(
+            [*CAMGATE, "--data-dir", str(tmp_path / "d"), *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 1
+    assert "cannot listen" in result.stderr and "in use" in result.stderr

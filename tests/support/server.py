@@ -16,7 +16,7 @@ import uvicorn
 from camgate.app import create_app
 from camgate.context import open_core
 from camgate.core.clock import SystemClock
-from camgate.server import UVICORN_OPTIONS
+from camgate.server import UVICORN_OPTIONS, listening_socket
 from camgate.settings import ServerSettings
 
 
@@ -60,7 +60,10 @@ def running_server(
     config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", **UVICORN_OPTIONS)  # type: ignore[arg-type]
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    thread = threading.Thread(target=server.run, name="camgate-test-server", daemon=True)
+    sock = listening_socket("127.0.0.1", port)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="camgate-test-server", daemon=True
+    )
     thread.start()
     try:
         for _ in range(600):

@@ -46,22 +46,6 @@ def read_progressive(url: str, seconds: float, **kwargs: object) -> bytes:
     return b"".join(chunks)
 
 
-def wait_for_online(
-    base_url: str, token: str, camera_id: str, timeout: float = 20.0
-) -> dict[str, object]:
-    deadline = time.monotonic() + timeout
-    camera: dict[str, object] = {}
-    while time.monotonic() < deadline:
-        response = httpx.get(
-            f"{base_url}/api/v1/cameras/{camera_id}", headers={"Authorization": f"Bearer {token}"}
-        )
-        camera = response.json()
-        if camera.get("status") == "online":
-            return camera
-        time.sleep(0.1)
-    raise AssertionError(f"camera not online in {timeout} s: {camera}")
-
-
 def wait_for_status(
     base_url: str, token: str, camera_id: str, status: str, timeout: float = 20.0
 ) -> dict[str, object]:
@@ -75,3 +59,9 @@ def wait_for_status(
             return camera
         time.sleep(0.1)
     raise AssertionError(f"camera not {status} in {timeout} s: {camera}")
+
+
+def wait_for_online(
+    base_url: str, token: str, camera_id: str, timeout: float = 20.0
+) -> dict[str, object]:
+    return wait_for_status(base_url, token, camera_id, "online", timeout)

@@ -8,6 +8,8 @@ STAMP := $(VENV)/.installed
 .PHONY: demo test install lint typecheck unit bench clean system-deps
 
 $(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys, ensurepip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || \
+		{ echo "camgate needs Python 3.11 or newer with venv (Debian: apt-get install python3 python3-venv)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
@@ -39,7 +41,7 @@ bench: $(STAMP)
 # What the integration and browser tests need on Debian (run as root).
 system-deps:
 	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium python3-gi \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv chromium python3-gi \
 		gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
 		gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-tools
 

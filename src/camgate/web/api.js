@@ -9,6 +9,11 @@
  * @typedef {{id: string, codec: string, width: number, height: number, fps: number,
  *            status: string, detail?: string}} Stream
  * @typedef {{id: string, name: string, status: string, streams: Stream[]}} Camera
+ * @typedef {{id: string, name: string, shared: boolean, builtin: boolean, columns: number,
+ *            camera_ids: string[], mine: boolean}} CameraView a named camera layout; the
+ *   built-in "All cameras" view has the id "all-cameras" and 0 columns (the client chooses)
+ * @typedef {{name: string, camera_ids: string[], columns: number, shared?: boolean}} NewView
+ * @typedef {{name?: string, camera_ids?: string[], columns?: number}} ViewPatch
  */
 
 /** An HTTP error answer, from the server's `application/problem+json` body when there is one. */
@@ -140,6 +145,42 @@ export async function me() {
  */
 export function listCameras() {
   return request('GET', 'v1/cameras');
+}
+
+/**
+ * The views this user may open, "All cameras" first when the administrator offers it. Each
+ * holds only the cameras this user may view, in layout order.
+ * @returns {Promise<CameraView[]>}
+ */
+export function listViews() {
+  return request('GET', 'v1/views');
+}
+
+/**
+ * Creates a view owned by this user (only administrators may share it).
+ * @param {NewView} view
+ * @returns {Promise<CameraView>}
+ */
+export function createView(view) {
+  return request('POST', 'v1/views', view);
+}
+
+/**
+ * Changes a view (its owner, or an administrator for a shared one).
+ * @param {string} viewId
+ * @param {ViewPatch} patch only the fields to change
+ * @returns {Promise<CameraView>}
+ */
+export function updateView(viewId, patch) {
+  return request('PATCH', `v1/views/${encodeURIComponent(viewId)}`, patch);
+}
+
+/**
+ * @param {string} viewId
+ * @returns {Promise<void>}
+ */
+export async function deleteView(viewId) {
+  await request('DELETE', `v1/views/${encodeURIComponent(viewId)}`);
 }
 
 /**

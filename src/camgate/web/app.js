@@ -1,12 +1,23 @@
-// Entry point: who is logged in, which view is shown (from the URL hash), the header and the
-// error region. Routes: `#/` the "All cameras" grid, `#/camera/<id>` one camera.
+// Entry point: who is logged in, which screen is shown (from the URL hash), the header, the
+// error region, and the refresh of the camera and view lists while a grid or a camera is open.
+// Routes: `#/` the first view offered ("All cameras" when the administrator offers it),
+// `#/view/<id>` one view's grid, `#/camera/<id>` one camera.
 
 import * as api from './api.js';
 import { h } from './dom.js';
 import { cameraView, gridView, loginView, messageView } from './views.js';
 
+/** How often the camera and view lists are fetched again while a grid or camera is open. */
+const REFRESH_MS = 5000;
+/** The same while a tile waits for the server to start its camera (one added with the CLI). */
+const PENDING_REFRESH_MS = 1000;
+
 /** @typedef {import('./views.js').View} View */
 /** @typedef {import('./views.js').ViewContext} ViewContext */
+/** @typedef {import('./api.js').Camera} Camera */
+/** @typedef {import('./api.js').CameraView} CameraView */
+/** @typedef {{cameras: Camera[], views: CameraView[]}} Lists */
+/** @typedef {{name: 'grid', id: string | null} | {name: 'camera', id: string}} Route */
 
 const main = /** @type {HTMLElement} */ (document.getElementById('main'));
 const errorRegion = /** @type {HTMLElement} */ (document.getElementById('error'));
@@ -16,8 +27,15 @@ const logoutButton = /** @type {HTMLButtonElement} */ (document.getElementById('
 
 /** @type {import('./api.js').User | null} */
 let user = null;
-/** @type {View | null} */
+/** @type {View & {update?: (data: any) => boolean, pending?: () => boolean} | null} */
 let view = null;
+/** The route the current screen shows (null: login or a message). */
+/** @type {Route | null} */
+let shown = null;
+/** @type {ReturnType<typeof setTimeout> | undefined} */
+let refreshTimer;
+/** The name of the last view whose grid was shown, for the single view's back button. */
+let lastViewName = '';
 /** Increases with every navigation, so that a slow answer for an old one is ignored. */
 let navigation = 0;
 /** Whether the single view was opened from the grid (then "back" is history.back()). */
@@ -42,43 +60,70 @@ const ctx = {
     if (cameFromGrid) history.back();
     else location.hash = '#/';
   },
+  user: () => user,
+  go: (hash) => {
+    if (location.hash === hash) route();
+    else location.hash = hash;
+  },
 };
 
 /**
  * Replaces the current view (stopping its players) and moves the focus into the new one, so
  * that keyboard and screen-reader users land on the new content.
  * @param {View} next
+ * @param {Route | null} [subject] what it shows, when it follows the lists (see refresh())
  */
-function show(next) {
+function show(next, subject = null) {
+  clearTimeout(refreshTimer);
   view?.dispose();
   view = next;
+  shown = subject;
   main.replaceChildren(next.element);
   next.focusTarget?.focus({ preventScroll: true });
 }
 
 /**
  * @param {string} hash
- * @returns {{name: 'grid'} | {name: 'camera', id: string}}
+ * @returns {Route}
  */
 function parseRoute(hash) {
-  const match = /^#\/camera\/([^/?#]+)/.exec(hash);
-  if (!match) return { name: 'grid' };
+  const match = /^#\/(camera|view)\/([^/?#]+)/.exec(hash);
+  if (!match) return { name: 'grid', id: null };
+  let id;
   try {
-    return { name: 'camera', id: decodeURIComponent(match[1]) };
+    id = decodeURIComponent(match[2]);
   } catch {
-    return { name: 'grid' }; // a malformed escape in a hand-typed URL
+    return { name: 'grid', id: null }; // a malformed escape in a hand-typed URL
   }
+  return match[1] === 'camera' ? { name: 'camera', id } : { name: 'grid', id };
 }
 
-/** Shows the view the URL hash names, with a fresh camera list. */
+/** @returns {Promise<Lists>} */
+async function fetchLists() {
+  const [cameras, views] = await Promise.all([api.listCameras(), api.listViews()]);
+  return { cameras, views };
+}
+
+/**
+ * The view a grid route shows.
+ * @param {Route} target
+ * @param {CameraView[]} views
+ * @returns {CameraView | null} null: `#/` with no view offered, or an unknown id
+ */
+function viewFor(target, views) {
+  if (target.id === null) return views[0] || null;
+  return views.find((candidate) => candidate.id === target.id) || null;
+}
+
+/** Shows the screen the URL hash names, with fresh camera and view lists. */
 async function route() {
   if (!user) return;
   const serial = ++navigation;
   const target = parseRoute(location.hash);
   main.setAttribute('aria-busy', 'true');
-  let cameras;
+  let lists;
   try {
-    cameras = await api.listCameras();
+    lists = await fetchLists();
   } catch (error) {
     if (serial === navigation) failed(error, route);
     return;
@@ -87,20 +132,66 @@ async function route() {
   }
   if (serial !== navigation || !user) return;
   clearError();
+  const { cameras, views } = lists;
+  const back = h('a', { class: 'button', href: '#/' }, 'Back to the cameras');
   if (target.name === 'grid') {
-    show(gridView(cameras, ctx));
+    const current = viewFor(target, views);
+    if (target.id !== null && !current) {
+      show(messageView('View not found', 'This view does not exist, or it is not offered to you.', back));
+      return;
+    }
+    lastViewName = current ? current.name : '';
+    show(gridView({ cameras, views, current }, ctx), target);
+  } else {
+    const camera = cameras.find((candidate) => candidate.id === target.id);
+    if (!camera) {
+      show(messageView('Camera not found', 'This camera does not exist, or you may not view it.', back));
+      return;
+    }
+    const backLabel = (cameFromGrid ? lastViewName : views[0]?.name) || 'Back';
+    show(cameraView(camera, ctx, backLabel), target);
+  }
+  scheduleRefresh();
+}
+
+/** @param {number} [delay] ms; by default sooner while a tile waits for its camera */
+function scheduleRefresh(delay = view?.pending?.() ? PENDING_REFRESH_MS : REFRESH_MS) {
+  clearTimeout(refreshTimer);
+  if (shown) refreshTimer = setTimeout(refresh, delay);
+}
+
+/**
+ * Fetches the lists again and hands them to the screen: new cameras get tiles, removed ones
+ * lose theirs, names and statuses follow. When the screen's subject changed (its view or
+ * camera is gone, or `#/` now means another view), the route is shown again.
+ */
+async function refresh() {
+  const target = shown;
+  const screen = view;
+  if (!user || !target || !screen?.update) return;
+  if (document.hidden) return; // onVisibilityChange refreshes when the page is shown again
+  const serial = navigation;
+  let lists;
+  try {
+    lists = await fetchLists();
+  } catch (error) {
+    if (serial !== navigation || screen !== view) return;
+    if (error instanceof api.ApiError && error.status === 401) {
+      leave('Your session has ended. Please log in again.');
+      return;
+    }
+    // The network or the server is away: the players say so. Try again later.
+    scheduleRefresh();
     return;
   }
-  const camera = cameras.find((candidate) => candidate.id === target.id);
-  show(
-    camera
-      ? cameraView(camera, ctx)
-      : messageView(
-          'Camera not found',
-          'This camera does not exist, or you may not view it.',
-          h('a', { class: 'button', href: '#/' }, 'All cameras'),
-        ),
-  );
+  if (serial !== navigation || screen !== view) return;
+  const data = target.name === 'grid' ? { ...lists, current: viewFor(target, lists.views) } : lists;
+  if (!screen.update(data)) {
+    route();
+    return;
+  }
+  if (target.name === 'grid' && data.current) lastViewName = data.current.name;
+  scheduleRefresh();
 }
 
 /**
@@ -179,8 +270,12 @@ function onHashChange(/** @type {HashChangeEvent} */ event) {
 
 /** Hidden pages (another tab, a locked phone) stop streaming; video resumes when shown. */
 function onVisibilityChange() {
-  if (document.hidden) view?.pause();
-  else view?.resume();
+  if (document.hidden) {
+    view?.pause();
+    return;
+  }
+  view?.resume();
+  scheduleRefresh(0);
 }
 
 async function boot() {

@@ -1,14 +1,19 @@
-// The screens: login, the "All cameras" grid, one camera, and a plain message.
+// The screens: login, the grid of one view (a named camera layout, "All cameras" by default),
+// one camera, and a plain message.
 //
-// Each view function returns a View; the app puts `element` on the page, and calls pause() when
-// the page is hidden, resume() when it is shown again, and dispose() when leaving the view.
+// Each screen function returns a View; the app puts `element` on the page, and calls pause() when
+// the page is hidden, resume() when it is shown again, and dispose() when leaving the view. The
+// grid and the single camera also have update(), which the app calls with a fresh camera and
+// view list every few seconds.
 
 import * as api from './api.js';
 import { h } from './dom.js';
 import { LivePlayer, playbackMode, supportedCodecs } from './player.js';
 import { codecName, decodableStreams, describeStream, pickStream } from './streams.js';
+import { viewForm } from './viewform.js';
 
 /** @typedef {import('./api.js').Camera} Camera */
+/** @typedef {import('./api.js').CameraView} CameraView */
 /** @typedef {import('./api.js').Stream} Stream */
 /** @typedef {import('./api.js').User} User */
 /** @typedef {import('./player.js').PlayerStatus} PlayerStatus */
@@ -30,6 +35,8 @@ import { codecName, decodableStreams, describeStream, pickStream } from './strea
  * @property {(user: User) => void} loggedIn
  * @property {() => void} sessionEnded a player was told the session is gone
  * @property {() => void} back leave the single-camera view
+ * @property {() => User | null} user the logged-in user
+ * @property {(hash: string) => void} go show a route (again, when it is the current one)
  */
 
 const STATUS_TEXT = {
@@ -40,6 +47,9 @@ const STATUS_TEXT = {
 };
 
 const NO_OP = () => {};
+
+/** How long a new tile waits at most for all its camera's streams to tell their size. */
+const SETTLE_MS = 10000;
 
 /**
  * @param {HTMLElement} element
@@ -139,7 +149,7 @@ function loginErrorText(error) {
 
 /**
  * A <video> set up for muted inline autoplay (what phones require to start without a tap).
- * @param {string} poster shown until the first frame, and while reconnecting
+ * @param {string | null} poster shown until the first frame, and while reconnecting
  * @param {string} [label] an accessible name
  * @returns {HTMLVideoElement}
  */
@@ -226,64 +236,315 @@ function showStatus(container, statusElement, detailElement, status, override) {
 // Grid
 
 /**
- * "All cameras": one live tile per camera, each on the camera's lowest-resolution stream.
- * @param {Camera[]} cameras
- * @param {ViewContext} ctx
- * @returns {View}
+ * What a grid shows: the cameras the user may view, the views offered, and the one open.
+ * @typedef {object} GridData
+ * @property {Camera[]} cameras
+ * @property {CameraView[]} views
+ * @property {CameraView | null} current null: there is no view to offer
  */
-export function gridView(cameras, ctx) {
-  const heading = h('h1', { id: 'grid-title', tabindex: '-1' }, 'All cameras');
-  const tiles = cameras.map((camera) => cameraTile(camera, ctx));
+
+/**
+ * One view: its name, the view picker and the view tools, and one live tile per camera of the
+ * view, each on the camera's lowest-resolution stream. `update()` brings it in line with a
+ * fresher camera and view list without touching the tiles that stay.
+ * @param {GridData} data
+ * @param {ViewContext} ctx
+ * @returns {View & {viewId: string | null, update: (data: GridData) => boolean,
+ *   pending: () => boolean}}
+ */
+export function gridView(data, ctx) {
+  const viewId = data.current ? data.current.id : null;
+  const heading = h('h1', { id: 'grid-title', tabindex: '-1' });
+  const select = /** @type {HTMLSelectElement} */ (h('select', { id: 'view-select' }));
+  const picker = h('div', { class: 'field inline' }, h('label', { for: 'view-select' }, 'View'), select);
+  const newButton = h('button', { type: 'button', id: 'view-new', class: 'button' }, 'New view');
+  const editButton = h('button', { type: 'button', id: 'view-edit', class: 'button' }, 'Edit');
+  const deleteButton = h('button', { type: 'button', id: 'view-delete', class: 'button danger' }, 'Delete');
+  const formSlot = h('div', { class: 'view-form-slot' });
   // role=list: Safari drops the list semantics of a list without bullets otherwise.
-  const grid = h('ul', { id: 'grid', class: 'grid', role: 'list' }, ...tiles.map((t) => t.element));
-  const empty =
-    !cameras.length &&
-    h('p', { class: 'empty' }, 'There are no cameras to show. An administrator can add cameras, or give your role access to some.');
+  const grid = h('ul', { id: 'grid', class: 'grid', role: 'list', 'data-view-id': viewId });
+  const empty = h('p', { id: 'grid-empty', class: 'empty' });
   const element = h(
     'section',
     { class: 'view view-grid', 'aria-labelledby': 'grid-title' },
-    heading,
+    h(
+      'div',
+      { class: 'grid-head' },
+      heading,
+      h('div', { class: 'view-tools' }, picker, newButton, editButton, deleteButton),
+    ),
+    formSlot,
     grid,
     empty,
   );
+
+  /** @type {Map<string, Tile>} tiles by camera id */
+  const tiles = new Map();
+  let state = data;
+  let paused = false;
+  let pickerKey = '';
+  /** @type {(() => void) | null} closes the open form, if any */
+  let closeForm = null;
+
+  function render() {
+    const { current, cameras, views } = state;
+    heading.textContent = current ? current.name : 'No views';
+
+    const key = JSON.stringify(views.map((v) => [v.id, v.name]));
+    if (key !== pickerKey) {
+      pickerKey = key;
+      select.replaceChildren(...views.map((v) => h('option', { value: v.id }, v.name)));
+    }
+    if (current) select.value = current.id;
+    picker.hidden = !views.length;
+
+    const user = ctx.user();
+    const editable = Boolean(current && !current.builtin && (current.mine || user?.is_admin));
+    editButton.hidden = !editable;
+    deleteButton.hidden = !editable;
+
+    if (current && current.columns > 0) grid.dataset.columns = String(current.columns);
+    else delete grid.dataset.columns;
+
+    const byId = new Map(cameras.map((camera) => [camera.id, camera]));
+    // The two lists come from two requests: only cameras both know are shown.
+    const ids = current ? current.camera_ids.filter((id) => byId.has(id)) : [];
+    const wanted = new Set(ids);
+    for (const [id, tile] of tiles) {
+      if (wanted.has(id)) continue;
+      tile.stop();
+      tile.element.remove();
+      tiles.delete(id);
+    }
+    ids.forEach((id, index) => {
+      const camera = /** @type {Camera} */ (byId.get(id));
+      let tile = tiles.get(id);
+      if (tile) tile.update(camera);
+      else {
+        tile = cameraTile(camera, ctx, !paused);
+        tiles.set(id, tile);
+      }
+      const here = grid.children[index] || null;
+      if (here !== tile.element) grid.insertBefore(tile.element, here);
+    });
+
+    empty.textContent = emptyText(current, ids.length);
+    empty.hidden = !empty.textContent;
+  }
+
+  /**
+   * Opens the view form in place of any open one.
+   * @param {CameraView | null} view null: a new view
+   */
+  function openForm(view) {
+    closeForm?.();
+    const opener = view ? editButton : newButton;
+    const close = () => {
+      form.element.remove();
+      closeForm = null;
+      opener.focus();
+    };
+    const form = viewForm({
+      cameras: state.cameras,
+      view,
+      canShare: Boolean(ctx.user()?.is_admin),
+      cancel: close,
+      save: async (body) => {
+        ctx.clearError();
+        try {
+          if (!view) {
+            const created = await api.createView(body);
+            closeForm = null;
+            ctx.go(viewHref(created.id));
+            return;
+          }
+          const updated = await api.updateView(view.id, body);
+          const views = state.views.map((v) => (v.id === updated.id ? updated : v));
+          state = { ...state, current: updated, views };
+          render();
+          close();
+        } catch (error) {
+          reportError(error, ctx);
+          throw error;
+        }
+      },
+    });
+    closeForm = () => {
+      form.element.remove();
+      closeForm = null;
+    };
+    formSlot.replaceChildren(form.element);
+    form.focus();
+  }
+
+  async function deleteCurrent() {
+    const view = state.current;
+    if (!view || !confirm(`Delete the view "${view.name}"?`)) return;
+    ctx.clearError();
+    deleteButton.disabled = true;
+    try {
+      await api.deleteView(view.id);
+    } catch (error) {
+      reportError(error, ctx);
+      return;
+    } finally {
+      deleteButton.disabled = false;
+    }
+    ctx.go('#/');
+  }
+
+  select.addEventListener('change', () => ctx.go(viewHref(select.value)));
+  newButton.addEventListener('click', () => openForm(null));
+  editButton.addEventListener('click', () => state.current && openForm(state.current));
+  deleteButton.addEventListener('click', deleteCurrent);
+
+  render();
   return {
     element,
     focusTarget: heading,
-    pause: () => tiles.forEach((tile) => tile.stop()),
-    resume: () => tiles.forEach((tile) => tile.start()),
+    viewId,
+    pending: () => [...tiles.values()].some((tile) => tile.waiting()),
+    update: (next) => {
+      if ((next.current ? next.current.id : null) !== viewId) return false;
+      state = next;
+      render();
+      return true;
+    },
+    pause: () => {
+      paused = true;
+      tiles.forEach((tile) => tile.stop());
+    },
+    resume: () => {
+      paused = false;
+      tiles.forEach((tile) => tile.start());
+    },
     dispose: () => tiles.forEach((tile) => tile.stop()),
   };
 }
 
 /**
- * One tile: a link to the camera's own view, with its video, name and status.
+ * @param {CameraView | null} view
+ * @param {number} shown how many tiles the grid has
+ * @returns {string} what to say under an empty grid, or ''
+ */
+function emptyText(view, shown) {
+  if (!view) return 'No views: ask an administrator, or create one.';
+  if (shown) return '';
+  if (view.builtin) {
+    return (
+      'There are no cameras to show. An administrator can add cameras, or give your role ' +
+      'access to some.'
+    );
+  }
+  return 'This view has no cameras that you may view.';
+}
+
+/**
+ * Shows a failed call's reason in the error region; a lost session goes to the login page.
+ * @param {unknown} error
+ * @param {ViewContext} ctx
+ */
+function reportError(error, ctx) {
+  if (error instanceof api.ApiError && error.status === 401) ctx.sessionEnded();
+  else ctx.showError(error instanceof api.ApiError ? error.detail : String(error));
+}
+
+/**
+ * @typedef {object} Tile
+ * @property {HTMLElement} element the list item
+ * @property {(camera: Camera) => void} update a fresher description of the camera
+ * @property {() => void} start
+ * @property {() => void} stop
+ * @property {() => boolean} waiting whether it waits for its camera's streams (see below)
+ */
+
+/**
+ * One tile: a link to the camera's own view, with its video, name and status. A tile that
+ * plays is never restarted by update(); one that could not play yet (no stream known, the
+ * camera disabled) starts as soon as the camera allows it.
  * @param {Camera} camera
  * @param {ViewContext} ctx
- * @returns {{element: HTMLElement, start: () => void, stop: () => void}}
+ * @param {boolean} running start playing at once (false while the page is hidden)
+ * @returns {Tile}
  */
-function cameraTile(camera, ctx) {
-  const stream = pickStream(camera.streams, supportedCodecs(), 'lowest');
-  const video = liveVideo(api.snapshotUrl(camera.id, stream ? stream.id : null));
+function cameraTile(camera, ctx, running) {
+  const video = liveVideo(null); // the poster comes with the stream
+  const name = h('span', { class: 'tile-name' }, camera.name);
   const status = h('span', { class: 'tile-status badge' });
   const detail = h('span', { class: 'tile-detail' });
   const link = h(
     'a',
     { class: 'tile', href: cameraHref(camera.id), 'data-camera-id': camera.id },
     video,
-    h('span', { class: 'tile-bar' }, h('span', { class: 'tile-name' }, camera.name), status),
+    h('span', { class: 'tile-bar' }, name, status),
     detail,
   );
-  const override = camera.status === 'disabled' ? 'Disabled' : undefined;
-  const onStatus = (/** @type {PlayerStatus} */ s) => showStatus(link, status, detail, s, override);
-  onStatus({ state: 'connecting', detail: '' });
+  const onStatus = (/** @type {PlayerStatus} */ s) =>
+    showStatus(link, status, detail, s, camera.status === 'disabled' ? 'Disabled' : undefined);
   /** @type {LivePlayer | null} */
   let player = null;
-  const start = () => {
-    if (!player) player = startPlayer(video, camera, stream, ctx, { onStatus });
-    else player.start();
+  const createdAt = performance.now();
+
+  /**
+   * Whether to wait before choosing the tile's stream: the server has not started the camera
+   * yet (one just added with the CLI), or some of its streams have not told their size yet (a
+   * camera just started), so "the smallest" is not known. At most SETTLE_MS for the sizes.
+   * @returns {boolean}
+   */
+  const waitsForStreams = () => {
+    if (!camera.streams.length) return true;
+    const unsized = camera.streams.some((s) => s.status === 'connecting' && !(s.width && s.height));
+    return camera.streams.length > 1 && unsized && performance.now() - createdAt < SETTLE_MS;
   };
-  start();
-  return { element: h('li', {}, link), start, stop: () => player?.stop() };
+
+  /** Starts a player when the camera can play and none exists yet. */
+  const begin = () => {
+    if (player || !running) return;
+    const problem = cannotPlay(camera, supportedCodecs());
+    if (problem) {
+      onStatus(problem);
+      return;
+    }
+    if (waitsForStreams()) {
+      onStatus({ state: 'connecting', detail: '' });
+      return;
+    }
+    const stream = pickStream(camera.streams, supportedCodecs(), 'lowest');
+    video.poster = api.snapshotUrl(camera.id, stream ? stream.id : null);
+    player = startPlayer(video, camera, stream, ctx, { onStatus });
+  };
+  onStatus({ state: 'connecting', detail: '' });
+  begin();
+  return {
+    element: h('li', {}, link),
+    update: (next) => {
+      camera = next;
+      name.textContent = next.name;
+      if (player && next.status === 'disabled') {
+        player.stop();
+        player = null;
+      }
+      begin();
+    },
+    start: () => {
+      running = true;
+      if (player) player.start();
+      else begin();
+    },
+    waiting: () => !player && running && camera.status !== 'disabled' && waitsForStreams(),
+    stop: () => {
+      running = false;
+      player?.stop();
+    },
+  };
+}
+
+/**
+ * @param {string} viewId
+ * @returns {string}
+ */
+export function viewHref(viewId) {
+  return `#/view/${encodeURIComponent(viewId)}`;
 }
 
 /**
@@ -298,18 +559,21 @@ export function cameraHref(cameraId) {
 // Single camera
 
 /**
- * One camera, full size, on its highest-resolution stream (or the one picked).
+ * One camera, full size, on its highest-resolution stream (or the one picked). `update()`
+ * follows a rename; it answers false when the camera is gone or was disabled or enabled (the
+ * app then shows the route again).
  * @param {Camera} camera
  * @param {ViewContext} ctx
- * @returns {View}
+ * @param {string} backLabel where the back button goes, e.g. the name of the view
+ * @returns {View & {update: (data: {cameras: Camera[]}) => boolean}}
  */
-export function cameraView(camera, ctx) {
+export function cameraView(camera, ctx, backLabel) {
   const heading = h('h1', { id: 'camera-title', tabindex: '-1' }, camera.name);
   const back = h(
     'button',
     { type: 'button', id: 'back', class: 'button' },
     h('span', { 'aria-hidden': 'true' }, '←'),
-    'All cameras',
+    backLabel,
   );
   back.addEventListener('click', () => ctx.back());
 
@@ -354,6 +618,13 @@ export function cameraView(camera, ctx) {
   return {
     element,
     focusTarget: heading,
+    update: ({ cameras }) => {
+      const next = cameras.find((candidate) => candidate.id === camera.id);
+      if (!next || (next.status === 'disabled') !== (camera.status === 'disabled')) return false;
+      heading.textContent = next.name;
+      video.setAttribute('aria-label', `Live video of ${next.name}`);
+      return true;
+    },
     pause: () => player?.stop(),
     resume: () => player?.start(),
     dispose: () => player?.stop(),

@@ -8,6 +8,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
+import psutil
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import PlainTextResponse
 from fastapi.staticfiles import StaticFiles
@@ -25,8 +26,12 @@ from camgate.identity import api as identity_api
 from camgate.live import api as live_api
 from camgate.live.hls import HlsOutputs
 from camgate.live.runtime import LiveRuntime
+from camgate.live.viewers import ViewerRegistry
 from camgate.media.timeline import backoff_delay
 from camgate.settings import ServerSettings
+from camgate.status import api as status_api
+from camgate.status.schema import STATUS_FILE
+from camgate.status.service import StatusService
 from camgate.views import api as views_api
 from camgate.views.service import ViewService
 
@@ -94,6 +99,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_core(settings.data_dir, clock) as core:
             runtime = LiveRuntime(settings.cache_dir, backoff=backoff)
+            viewers = ViewerRegistry()
             svc = Services(
                 server=settings,
                 clock=clock,
@@ -101,6 +107,14 @@ def create_app(
                 cameras=CameraService(core.sessions, clock, core.key, runtime),
                 runtime=runtime,
                 hls=HlsOutputs(),
+                viewers=viewers,
+                status=StatusService(
+                    clock,
+                    viewers,
+                    cpu_percent=psutil.cpu_percent,
+                    level=lambda: 1,
+                    hardware_decoding=lambda: "software",
+                ),
                 settings=core.settings,
                 views=ViewService(
                     core.sessions,
@@ -113,15 +127,18 @@ def create_app(
             )
             await svc.cameras.reconcile()
             app.state.services = svc
-            reconciler = asyncio.create_task(
-                _reconcile_forever(svc.cameras), name="camera-reconcile"
-            )
+            background = [
+                asyncio.create_task(_reconcile_forever(svc.cameras), name="camera-reconcile"),
+                asyncio.create_task(
+                    svc.status.run(settings.data_dir / STATUS_FILE), name="status-sampler"
+                ),
+            ]
             try:
                 yield
             finally:
-                reconciler.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await reconciler
+                for task in background:
+                    task.cancel()
+                await asyncio.gather(*background, return_exceptions=True)
                 await svc.hls.aclose()
                 await runtime.aclose()
                 del app.state.services
@@ -148,5 +165,6 @@ def create_app(
     app.include_router(live_api.router)
     app.include_router(admin_api.router)
     app.include_router(views_api.router)
+    app.include_router(status_api.router)
     app.mount("/", _WebClientFiles(directory=WEB_DIR, html=True), name="web")
     return app

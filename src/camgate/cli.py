@@ -9,6 +9,7 @@ import logging
 import os
 import secrets
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -24,6 +25,8 @@ from camgate.context import Core, open_core
 from camgate.core.clock import SystemClock
 from camgate.core.errors import CamgateError, ErrorKind
 from camgate.settings import ServerSettings
+from camgate.status.schema import STATUS_FILE, read_status_file
+from camgate.status.service import SAMPLE_S
 
 T = TypeVar("T")
 
@@ -246,6 +249,57 @@ def role_cameras(
         return len(ids)
 
     out.print(f"role {role} may view {_run(work)} camera(s)")
+
+
+# --- status --------------------------------------------------------------------------------------
+
+_SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def _sparkline(values: list[float], width: int = 60) -> str:
+    """The CPU history as a line of bars, newest on the right (0–100 %)."""
+    step = max(1, len(values) // width)
+    points = [max(values[i : i + step]) for i in range(0, len(values), step)][-width:]
+    return "".join(_SPARKS[min(len(_SPARKS) - 1, int(v / 100 * len(_SPARKS)))] for v in points)
+
+
+@app.command()
+def status() -> None:
+    """The running server's status: since when, CPU and its history, bandwidth, who watches."""
+    path = state.data_dir / STATUS_FILE
+    found = read_status_file(path)
+    age = time.time() - path.stat().st_mtime if found is not None else 0.0
+    if found is None or age > 3 * SAMPLE_S:
+        err.print(f"camgate is not running with the data folder {state.data_dir}")
+        raise typer.Exit(1)
+    out.print(f"Server active since  {found.active_since.astimezone():%Y-%m-%d %H:%M:%S}")
+    out.print(f"CPU usage            {found.cpu_percent:.0f} %")
+    history = [point.percent for point in found.cpu_history]
+    out.print(f"CPU, last hour       {_sparkline(history)}")
+    out.print(f"External bandwidth   {found.bandwidth_out_kbps:.0f} kbit/s")
+    out.print(f"Limitation level     {found.level}")
+    out.print(f"Hardware decoding    {found.hardware_decoding}")
+    table = Table(
+        "user",
+        "state",
+        "video kB/s",
+        "audio kB/s",
+        "transcoded video",
+        "direct video",
+        "transcoded audio",
+        title="Active users",
+    )
+    for user in found.users:
+        table.add_row(
+            user.user,
+            user.state,
+            f"{user.video_kBps:.1f}",
+            f"{user.audio_kBps:.1f}",
+            str(user.transcoded_video_streams),
+            str(user.direct_video_streams),
+            str(user.transcoded_audio_streams),
+        )
+    out.print(table)
 
 
 # --- serving -------------------------------------------------------------------------------------

@@ -16,7 +16,9 @@ from camgate.identity.models import Principal, User
 from camgate.identity.service import IdentityService
 from camgate.live.hls import HlsOutputs
 from camgate.live.runtime import LiveRuntime
+from camgate.live.viewers import ViewerRegistry
 from camgate.settings import ServerSettings
+from camgate.status.service import StatusService
 from camgate.views.service import ViewService
 
 SESSION_COOKIE = "camgate_session"
@@ -32,6 +34,8 @@ class Services:
     cameras: CameraService
     runtime: LiveRuntime
     hls: HlsOutputs
+    viewers: ViewerRegistry
+    status: StatusService
     settings: SettingsService
     views: ViewService
 

@@ -20,6 +20,7 @@ from camgate.identity.models import Principal
 from camgate.identity.service import MEDIA_TOKEN_S
 from camgate.live.hls import HlsOutput, render_playlist
 from camgate.live.select import Candidate, choose_stream, parse_codecs
+from camgate.live.viewers import Delivery, Viewer
 from camgate.media.fanout import Closed, Drop, Notice, Subscription
 from camgate.media.hub import Fragment, InitSegment, LiveHub
 from camgate.media.snapshot import SnapshotError, keyframe_to_jpeg
@@ -42,6 +43,7 @@ HLS_BLOCK_S = 3.0
 
 @dataclass(frozen=True, slots=True)
 class LiveTarget:
+    principal: Principal
     camera: Camera
     stream_id: str
     hub: LiveHub
@@ -55,7 +57,9 @@ async def _viewable_camera(svc: Services, principal: Principal, camera_id: str) 
     return camera
 
 
-def _target(svc: Services, camera: Camera, stream: str | None, codecs: str | None) -> LiveTarget:
+def _target(
+    svc: Services, principal: Principal, camera: Camera, stream: str | None, codecs: str | None
+) -> LiveTarget:
     hubs = svc.runtime.camera_hubs(camera.id)
     if not hubs:
         raise CamgateError(ErrorKind.UNAVAILABLE, "the camera is not running")
@@ -74,7 +78,7 @@ def _target(svc: Services, camera: Camera, stream: str | None, codecs: str | Non
     chosen = choose_stream(candidates, stream, parse_codecs(codecs))
     chosen_hub = svc.runtime.hub(chosen.stream_id)
     assert chosen_hub is not None
-    return LiveTarget(camera, chosen.stream_id, chosen_hub)
+    return LiveTarget(principal, camera, chosen.stream_id, chosen_hub)
 
 
 async def live_target(
@@ -90,7 +94,7 @@ async def live_target(
     svc = services(request)
     principal = await media_principal(request, camera_id)
     camera = await _viewable_camera(svc, principal, camera_id)
-    return _target(svc, camera, stream, codecs)
+    return _target(svc, principal, camera, stream, codecs)
 
 
 Target = Annotated[LiveTarget, Depends(live_target)]
@@ -110,7 +114,7 @@ def _init_notice(init: InitSegment) -> str:
 
 
 async def _pump_websocket(
-    websocket: WebSocket, subscription: Subscription[Fragment], hub: LiveHub
+    websocket: WebSocket, subscription: Subscription[Fragment], hub: LiveHub, viewer: Viewer
 ) -> None:
     sent_init: InitSegment | None = None
     if hub.status.value != "online":
@@ -131,8 +135,10 @@ async def _pump_websocket(
                     continue
                 await websocket.send_text(_init_notice(item.init))
                 await websocket.send_bytes(item.init.data)
+                viewer.sent(len(item.init.data))
                 sent_init = item.init
             await websocket.send_bytes(item.data)
+            viewer.sent(len(item.data))
 
 
 async def _drain_client(websocket: WebSocket) -> None:
@@ -151,7 +157,7 @@ async def live_websocket(
     try:
         principal = await media_principal(websocket, camera_id)
         camera = await _viewable_camera(svc, principal, camera_id)
-        target = _target(svc, camera, stream, codecs)
+        target = _target(svc, principal, camera, stream, codecs)
     except CamgateError as error:
         await websocket.accept()
         await websocket.send_text(
@@ -160,22 +166,48 @@ async def live_websocket(
         await websocket.close(_CLOSE_FOR.get(error.kind, 1011), error.detail[:120])
         return
     await websocket.accept()
-    with target.hub.subscribe_fragments() as subscription:
-        pump = asyncio.create_task(_pump_websocket(websocket, subscription, target.hub))
+    with (
+        _watching(svc, target, "websocket") as viewer,
+        target.hub.subscribe_fragments() as subscription,
+    ):
+        pump = asyncio.create_task(_pump_websocket(websocket, subscription, target.hub, viewer))
         drain = asyncio.create_task(_drain_client(websocket))
-        done, pending = await asyncio.wait({pump, drain}, return_when=asyncio.FIRST_COMPLETED)
+        ended = asyncio.create_task(viewer.ended.wait())
+        done, pending = await asyncio.wait(
+            {pump, drain, ended}, return_when=asyncio.FIRST_COMPLETED
+        )
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
-        if any(isinstance(task.exception(), Closed) for task in done):
+        if ended in done:
+            with contextlib.suppress(Exception):
+                await websocket.close(CLOSE_UNAUTHORIZED, "the session has ended")
+        elif any(isinstance(task.exception(), Closed) for task in done):
             with contextlib.suppress(Exception):
                 await websocket.close(1001, "the camera was removed")
 
 
-async def _progressive(target: LiveTarget) -> AsyncIterator[bytes]:
-    with target.hub.subscribe_fragments() as subscription:
+def _watching(
+    svc: Services, target: LiveTarget, protocol: str
+) -> contextlib.AbstractContextManager[Viewer]:
+    return svc.viewers.watching(
+        session_id=target.principal.session_id,
+        username=target.principal.user.username,
+        camera_id=target.camera.id,
+        stream_id=target.stream_id,
+        delivery=Delivery.DIRECT,
+        protocol=protocol,
+        now=svc.clock.now(),
+    )
+
+
+async def _progressive(svc: Services, target: LiveTarget) -> AsyncIterator[bytes]:
+    with (
+        _watching(svc, target, "mp4") as viewer,
+        target.hub.subscribe_fragments() as subscription,
+    ):
         sent_init: InitSegment | None = None
-        while True:
+        while not viewer.ended.is_set():
             try:
                 item = await subscription.get()
             except Closed:
@@ -188,7 +220,9 @@ async def _progressive(target: LiveTarget) -> AsyncIterator[bytes]:
                 if not item.is_keyframe:
                     continue
                 sent_init = item.init
+                viewer.sent(len(item.init.data))
                 yield item.init.data
+            viewer.sent(len(item.data))
             yield item.data
 
 
@@ -198,9 +232,9 @@ async def _progressive(target: LiveTarget) -> AsyncIterator[bytes]:
     responses={200: {"content": {"video/mp4": {}}}},
     summary="Live video as progressive fragmented MP4",
 )
-async def live_mp4(target: Target) -> StreamingResponse:
+async def live_mp4(target: Target, svc: ServicesDep) -> StreamingResponse:
     return StreamingResponse(
-        _progressive(target), media_type="video/mp4", headers={"Cache-Control": "no-store"}
+        _progressive(svc, target), media_type="video/mp4", headers={"Cache-Control": "no-store"}
     )
 
 

@@ -1,0 +1,34 @@
+"""Status values, as the API, the metrics endpoint and the CLI show them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class UserStatus:
+    user: str
+    #: "Connected" (keys exchanged, not logged in yet) or "Logged in".
+    state: str
+    video_kBps: float
+    audio_kBps: float
+    transcoded_video_streams: int
+    direct_video_streams: int
+    transcoded_audio_streams: int
+
+
+@dataclass(frozen=True, slots=True)
+class CpuSample:
+    at: float
+    percent: float
+
+
+@dataclass(frozen=True, slots=True)
+class ServerStatus:
+    active_since: float
+    cpu_percent: float
+    cpu_history: tuple[CpuSample, ...]
+    bandwidth_out_kbps: float
+    level: int
+    hardware_decoding: str
+    users: tuple[UserStatus, ...]

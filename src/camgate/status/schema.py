@@ -1,0 +1,70 @@
+"""The status as JSON: the API's answer and the file the CLI reads."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from camgate.status.models import ServerStatus
+
+#: Where a running server leaves its status for ``camgate status`` (in the data folder).
+STATUS_FILE = "status.json"
+
+
+class CpuPoint(BaseModel):
+    at: datetime
+    percent: float
+
+
+class UserOut(BaseModel):
+    user: str
+    state: str
+    video_kBps: float
+    audio_kBps: float
+    transcoded_video_streams: int
+    direct_video_streams: int
+    transcoded_audio_streams: int
+
+
+class StatusOut(BaseModel):
+    active_since: datetime
+    cpu_percent: float
+    cpu_history: list[CpuPoint]
+    bandwidth_out_kbps: float
+    level: int
+    hardware_decoding: str
+    users: list[UserOut]
+
+    @classmethod
+    def of(cls, status: ServerStatus) -> StatusOut:
+        return cls(
+            active_since=datetime.fromtimestamp(status.active_since, UTC),
+            cpu_percent=status.cpu_percent,
+            cpu_history=[
+                CpuPoint(at=datetime.fromtimestamp(s.at, UTC), percent=s.percent)
+                for s in status.cpu_history
+            ],
+            bandwidth_out_kbps=status.bandwidth_out_kbps,
+            level=status.level,
+            hardware_decoding=status.hardware_decoding,
+            users=[UserOut(**asdict(user)) for user in status.users],
+        )
+
+
+def write_status_file(path: Path, status: StatusOut) -> None:
+    """Replace the status file atomically (blocking: run it in a thread)."""
+    partial = path.with_suffix(".tmp")
+    partial.write_text(status.model_dump_json())
+    os.replace(partial, path)
+
+
+def read_status_file(path: Path) -> StatusOut | None:
+    try:
+        return StatusOut.model_validate(json.loads(path.read_text()))
+    except (OSError, ValueError):
+        return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,7 @@ from camgate.cameras.urls import synthetic_profile
 from camgate.core.redact import with_credentials
 from camgate.media.hub import LiveHub
 from camgate.media.source import DemuxSource, SourceKind, SourceSpec
-from camgate.media.synthetic import ensure_clip
+from camgate.media.synthetic import ClipCancelled, ensure_clip
 from camgate.media.timeline import backoff_delay
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,8 @@ class LiveRuntime:
         self._ingests: dict[str, Ingest] = {}
         self._by_camera: dict[str, list[str]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        #: Set when the server stops: clip encodings still running give up.
+        self._closing = threading.Event()
 
     def hub(self, stream_id: str) -> LiveHub | None:
         ingest = self._ingests.get(stream_id)
@@ -68,6 +71,8 @@ class LiveRuntime:
     ) -> None:
         try:
             spec = await self._spec(ingest.stream, name, credentials)
+        except ClipCancelled:
+            return
         except Exception as error:  # a clip that cannot be made leaves the stream offline
             log.exception("cannot prepare stream %s", ingest.hub.name)
             ingest.hub.source_failed(f"cannot prepare the stream: {error}")
@@ -88,7 +93,9 @@ class LiveRuntime:
     ) -> SourceSpec:
         if stream.kind is SourceKind.SYNTHETIC:
             profile = synthetic_profile(stream.url)
-            path = await asyncio.to_thread(ensure_clip, self._cache_dir, name, profile)
+            path = await asyncio.to_thread(
+                ensure_clip, self._cache_dir, name, profile, self._closing
+            )
             return SourceSpec(str(path), SourceKind.SYNTHETIC, loop=True, stamp_wallclock=True)
         if stream.kind is SourceKind.FILE:
             return SourceSpec(stream.url, SourceKind.FILE, loop=True)
@@ -98,14 +105,16 @@ class LiveRuntime:
         return SourceSpec(url, SourceKind.RTSP)
 
     async def stop_camera(self, camera_id: str) -> None:
+        sources = []
         for stream_id in self._by_camera.pop(camera_id, []):
             ingest = self._ingests.pop(stream_id)
             ingest.hub.close()
             if ingest.source is not None:
-                await ingest.source.aclose()
+                sources.append(ingest.source.aclose())
+        await asyncio.gather(*sources)
 
     async def aclose(self) -> None:
+        self._closing.set()
         for task in tuple(self._tasks):
             task.cancel()
-        for camera_id in list(self._by_camera):
-            await self.stop_camera(camera_id)
+        await asyncio.gather(*(self.stop_camera(c) for c in list(self._by_camera)))

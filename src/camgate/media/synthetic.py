@@ -100,20 +100,42 @@ def clip_path(cache_dir: Path, name: str, profile: SyntheticProfile) -> Path:
 _ENCODING = threading.Lock()
 
 
-def ensure_clip(cache_dir: Path, name: str, profile: SyntheticProfile) -> Path:
-    """The cached clip for this camera and resolution, encoded first if missing (blocking)."""
+class ClipCancelled(Exception):
+    """The server is stopping: the clip was not made (nothing partial is left behind)."""
+
+
+_NEVER = threading.Event()
+
+
+def ensure_clip(
+    cache_dir: Path, name: str, profile: SyntheticProfile, cancel: threading.Event = _NEVER
+) -> Path:
+    """The cached clip for this camera and resolution, encoded first if missing (blocking).
+
+    ``cancel`` stops a wait or an encoding within a frame, so that shutting down never waits for
+    clips that nobody will play.
+    """
     path = clip_path(cache_dir, name, profile)
-    with _ENCODING:
+    while not _ENCODING.acquire(timeout=0.1):
+        if cancel.is_set():
+            raise ClipCancelled
+    try:
         if path.exists():
             return path
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(f".{os.getpid()}.tmp")
-        _encode(partial, name, profile)
+        try:
+            _encode(partial, name, profile, cancel)
+        except ClipCancelled:
+            partial.unlink(missing_ok=True)
+            raise
         os.replace(partial, path)
-    return path
+        return path
+    finally:
+        _ENCODING.release()
 
 
-def _encode(path: Path, name: str, profile: SyntheticProfile) -> None:
+def _encode(path: Path, name: str, profile: SyntheticProfile, cancel: threading.Event) -> None:
     kbps = profile.bitrate // 1000
     with av.open(str(path), "w", format="mp4") as output:
         stream = output.add_stream("libx264", rate=FPS)
@@ -131,6 +153,8 @@ def _encode(path: Path, name: str, profile: SyntheticProfile) -> None:
             ),
         }
         for index, rgb in enumerate(_frames(name, profile)):
+            if cancel.is_set():
+                raise ClipCancelled
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
             frame.pts = index
             frame.time_base = Fraction(1, FPS)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psutil
@@ -24,10 +26,13 @@ from camgate.context import open_core
 from camgate.core.clock import Clock, SystemClock
 from camgate.identity import api as identity_api
 from camgate.live import api as live_api
+from camgate.live import jpeg_api
 from camgate.live.hls import HlsOutputs
+from camgate.live.limiting import Limits
 from camgate.live.runtime import LiveRuntime
 from camgate.live.viewers import ViewerRegistry
 from camgate.media.timeline import backoff_delay
+from camgate.media.transcode import TranscoderRegistry
 from camgate.settings import ServerSettings
 from camgate.status import api as status_api
 from camgate.status.schema import STATUS_FILE
@@ -100,6 +105,12 @@ def create_app(
         async with open_core(settings.data_dir, clock) as core:
             runtime = LiveRuntime(settings.cache_dir, backoff=backoff)
             viewers = ViewerRegistry()
+            limits = Limits(lambda: core.settings.tree.performance, clock.monotonic)
+            # Decoding and JPEG encoding release the GIL: one worker per core does the work.
+            pool = ThreadPoolExecutor(
+                max_workers=os.cpu_count() or 2, thread_name_prefix="transcode"
+            )
+            transcoders = TranscoderRegistry(pool)
             svc = Services(
                 server=settings,
                 clock=clock,
@@ -112,9 +123,13 @@ def create_app(
                     clock,
                     viewers,
                     cpu_percent=psutil.cpu_percent,
-                    level=lambda: 1,
+                    level=lambda: limits.level.index,
                     hardware_decoding=lambda: "software",
+                    transcoders=lambda: transcoders.running,
+                    on_load=limits.observe,
                 ),
+                transcoders=transcoders,
+                limits=limits,
                 settings=core.settings,
                 views=ViewService(
                     core.sessions,
@@ -140,6 +155,9 @@ def create_app(
                     task.cancel()
                 await asyncio.gather(*background, return_exceptions=True)
                 await svc.hls.aclose()
+                await svc.transcoders.aclose()
+                # Not cancelling: a decoder freed with packets in flight hangs (PyAV 18.1).
+                await asyncio.to_thread(pool.shutdown)
                 await runtime.aclose()
                 del app.state.services
 
@@ -163,6 +181,7 @@ def create_app(
     app.include_router(identity_api.router)
     app.include_router(cameras_api.router)
     app.include_router(live_api.router)
+    app.include_router(jpeg_api.router)
     app.include_router(admin_api.router)
     app.include_router(views_api.router)
     app.include_router(status_api.router)

@@ -67,9 +67,12 @@ def test_hevc_only_for_clients_that_declare_it(
     assert listed["streams"][0]["codec"] == "hevc"
 
     base = f"{server.ws_url}/api/v1/cameras/{camera_id}/live?token={admin_token}"
-    refused, code = first_message(base)
-    assert json.loads(refused)["type"] == "error"
-    assert code == 4422
+    transcoded, _ = first_message(base)  # a client that does not declare H.265 gets JPEG
+    assert json.loads(transcoded)["reason"] == "codec_unsupported"
+    refused = httpx.get(
+        f"{server.base_url}/api/v1/cameras/{camera_id}/live.mp4?token={admin_token}"
+    )
+    assert refused.status_code == 422 and "client decodes" in refused.json()["detail"]
     accepted, _ = first_message(base + "&codecs=h264,hevc")
     notice = json.loads(accepted)
     assert notice["type"] == "init" and notice["mime"].startswith('video/mp4; codecs="hvc1.')

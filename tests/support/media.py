@@ -82,7 +82,7 @@ def pattern_frame(width: int, height: int, index: int) -> av.VideoFrame:
     step = np.uint8(index % 256)
     columns = (np.arange(width) % 256).astype(np.uint8)
     rows = (np.arange(height) % 256).astype(np.uint8)
-    luma = columns[np.newaxis, :] + rows[:, np.newaxis] + step * np.uint8(3)
+    luma = columns[np.newaxis, :] + rows[:, np.newaxis] + np.uint8(index * 3 % 256)
     side = max(8, height // 6)
     x = (index * 7) % max(1, width - side)
     y = (index * 5) % max(1, height - side)

@@ -15,8 +15,10 @@ from camgate.core.errors import forbidden, unauthorized
 from camgate.identity.models import Principal, User
 from camgate.identity.service import IdentityService
 from camgate.live.hls import HlsOutputs
+from camgate.live.limiting import Limits
 from camgate.live.runtime import LiveRuntime
 from camgate.live.viewers import ViewerRegistry
+from camgate.media.transcode import TranscoderRegistry
 from camgate.settings import ServerSettings
 from camgate.status.service import StatusService
 from camgate.views.service import ViewService
@@ -36,6 +38,8 @@ class Services:
     hls: HlsOutputs
     viewers: ViewerRegistry
     status: StatusService
+    transcoders: TranscoderRegistry
+    limits: Limits
     settings: SettingsService
     views: ViewService
 

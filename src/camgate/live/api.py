@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import Response, StreamingResponse
@@ -15,15 +15,21 @@ from pydantic import BaseModel
 
 from camgate.api.deps import CurrentPrincipal, Services, ServicesDep, media_principal, services
 from camgate.cameras.models import Camera
-from camgate.core.errors import CamgateError, ErrorKind, not_found
+from camgate.core.errors import CamgateError, ErrorKind, invalid, not_found
 from camgate.identity.models import Principal
 from camgate.identity.service import MEDIA_TOKEN_S
+from camgate.live.access import viewable_camera, watching
+from camgate.live.fallback import FallbackReason, fallback_reason
 from camgate.live.hls import HlsOutput, render_playlist
+from camgate.live.jpeg import DEFAULT_QUALITY, JpegRequest, plan, sized
+from camgate.live.jpeg_api import pump_transcoded
 from camgate.live.select import Candidate, choose_stream, parse_codecs
 from camgate.live.viewers import Delivery, Viewer
 from camgate.media.fanout import Closed, Drop, Notice, Subscription
 from camgate.media.hub import Fragment, InitSegment, LiveHub
-from camgate.media.snapshot import SnapshotError, keyframe_to_jpeg
+from camgate.media.limits import OutputSpec, clamp
+from camgate.media.snapshot import SnapshotError
+from camgate.media.transcode import SNAPSHOT_QUALITY, snapshot_jpeg
 
 router = APIRouter(prefix="/api/v1/cameras/{camera_id}", tags=["live"])
 
@@ -47,14 +53,6 @@ class LiveTarget:
     camera: Camera
     stream_id: str
     hub: LiveHub
-
-
-async def _viewable_camera(svc: Services, principal: Principal, camera_id: str) -> Camera:
-    camera = await svc.cameras.get(camera_id)
-    if not svc.can_view(principal.user, camera.id):
-        # Not found, not forbidden: a user does not learn which cameras exist beyond their own.
-        raise not_found("camera")
-    return camera
 
 
 def _target(
@@ -93,7 +91,7 @@ async def live_target(
 ) -> LiveTarget:
     svc = services(request)
     principal = await media_principal(request, camera_id)
-    camera = await _viewable_camera(svc, principal, camera_id)
+    camera = await viewable_camera(svc, principal, camera_id)
     return _target(svc, principal, camera, stream, codecs)
 
 
@@ -148,16 +146,95 @@ async def _drain_client(websocket: WebSocket) -> None:
             await websocket.receive()
 
 
+def _decide(
+    svc: Services,
+    principal: Principal,
+    camera: Camera,
+    stream: str | None,
+    codecs: str | None,
+    client_reason: FallbackReason | None,
+) -> tuple[LiveTarget | None, FallbackReason | None]:
+    """The direct stream for this viewer, or why it gets transcoded video instead (L2)."""
+    target: LiveTarget | None = None
+    codec, fps = "", 0.0
+    try:
+        target = _target(svc, principal, camera, stream, codecs)
+    except CamgateError as error:
+        if error.kind is not ErrorKind.INVALID:
+            raise
+        codec = "unsupported"  # no stream of the camera is in a codec the client decodes
+    if target is not None:
+        info = target.hub.info()
+        codec, fps = info.codec, info.fps
+    reason = fallback_reason(
+        direct_enabled=svc.settings.tree.performance.direct_streaming,
+        has_privacy_masks=False,
+        stream_codec=codec,
+        client_codecs=parse_codecs(codecs),
+        stream_fps=fps,
+        client_reason=client_reason,
+    )
+    return target, reason
+
+
+def _client_reason(transcode: bool, fallback: str | None) -> FallbackReason | None:
+    if transcode:
+        return FallbackReason.REQUESTED
+    if fallback is None:
+        return None
+    try:
+        return FallbackReason(fallback)
+    except ValueError as error:
+        raise invalid(f"unknown fallback reason {fallback!r}") from error
+
+
+async def _serve(websocket: WebSocket, pump: Coroutine[Any, Any, None], viewer: Viewer) -> None:
+    """Runs a viewer's pump until it ends, the client leaves, or the session ends."""
+    tasks = {
+        asyncio.create_task(pump),
+        asyncio.create_task(_drain_client(websocket)),
+    }
+    ended = asyncio.create_task(viewer.ended.wait())
+    done, pending = await asyncio.wait(tasks | {ended}, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    if ended in done:
+        with contextlib.suppress(Exception):
+            await websocket.close(CLOSE_UNAUTHORIZED, "the session has ended")
+    elif any(isinstance(task.exception(), Closed) for task in done if task is not ended):
+        with contextlib.suppress(Exception):
+            await websocket.close(1001, "the camera was removed")
+
+
 @router.websocket("/live")
 async def live_websocket(
-    websocket: WebSocket, camera_id: str, stream: str | None = None, codecs: str | None = None
+    websocket: WebSocket,
+    camera_id: str,
+    stream: str | None = None,
+    codecs: str | None = None,
+    transcode: bool = False,
+    fallback: str | None = None,
+    width: Annotated[int | None, Query(ge=16, le=7680)] = None,
+    height: Annotated[int | None, Query(ge=16, le=4320)] = None,
+    fps: Annotated[float | None, Query(gt=0, le=60)] = None,
+    quality: Annotated[int, Query(ge=1, le=100)] = DEFAULT_QUALITY,
+    zoom: bool = False,
 ) -> None:
-    """fMP4 over WebSocket for Media Source Extensions: init segment, then moof+mdat per frame."""
+    """Live video for Media Source Extensions (fMP4: init segment, then moof+mdat per frame), or
+    JPEG frames when direct streaming does not apply (``transcoded`` notice, then JPEGs)."""
     svc = services(websocket)
     try:
         principal = await media_principal(websocket, camera_id)
-        camera = await _viewable_camera(svc, principal, camera_id)
-        target = _target(svc, principal, camera, stream, codecs)
+        camera = await viewable_camera(svc, principal, camera_id)
+        target, reason = _decide(
+            svc, principal, camera, stream, codecs, _client_reason(transcode, fallback)
+        )
+        wanted = JpegRequest(width, height, fps, quality, zoom)
+        chosen = None
+        if reason is not None:
+            performance = svc.settings.tree.performance
+            chosen = plan(svc.runtime, camera.id, wanted, performance, svc.limits.level, stream)
     except CamgateError as error:
         await websocket.accept()
         await websocket.send_text(
@@ -166,44 +243,25 @@ async def live_websocket(
         await websocket.close(_CLOSE_FOR.get(error.kind, 1011), error.detail[:120])
         return
     await websocket.accept()
+    if chosen is not None and reason is not None:
+        with watching(
+            svc, principal, camera.id, chosen.stream_id, "websocket", Delivery.TRANSCODED
+        ) as viewer:
+            await _serve(websocket, pump_transcoded(websocket, svc, chosen, reason, viewer), viewer)
+        return
+    assert target is not None
     with (
-        _watching(svc, target, "websocket") as viewer,
+        watching(svc, principal, camera.id, target.stream_id, "websocket") as viewer,
         target.hub.subscribe_fragments() as subscription,
     ):
-        pump = asyncio.create_task(_pump_websocket(websocket, subscription, target.hub, viewer))
-        drain = asyncio.create_task(_drain_client(websocket))
-        ended = asyncio.create_task(viewer.ended.wait())
-        done, pending = await asyncio.wait(
-            {pump, drain, ended}, return_when=asyncio.FIRST_COMPLETED
+        await _serve(
+            websocket, _pump_websocket(websocket, subscription, target.hub, viewer), viewer
         )
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-        if ended in done:
-            with contextlib.suppress(Exception):
-                await websocket.close(CLOSE_UNAUTHORIZED, "the session has ended")
-        elif any(isinstance(task.exception(), Closed) for task in done):
-            with contextlib.suppress(Exception):
-                await websocket.close(1001, "the camera was removed")
-
-
-def _watching(
-    svc: Services, target: LiveTarget, protocol: str
-) -> contextlib.AbstractContextManager[Viewer]:
-    return svc.viewers.watching(
-        session_id=target.principal.session_id,
-        username=target.principal.user.username,
-        camera_id=target.camera.id,
-        stream_id=target.stream_id,
-        delivery=Delivery.DIRECT,
-        protocol=protocol,
-        now=svc.clock.now(),
-    )
 
 
 async def _progressive(svc: Services, target: LiveTarget) -> AsyncIterator[bytes]:
     with (
-        _watching(svc, target, "mp4") as viewer,
+        watching(svc, target.principal, target.camera.id, target.stream_id, "mp4") as viewer,
         target.hub.subscribe_fragments() as subscription,
     ):
         sent_init: InitSegment | None = None
@@ -327,16 +385,25 @@ async def hls_part(
 @router.get(
     "/snapshot.jpg",
     responses={200: {"content": {"image/jpeg": {}}}, 503: {}},
-    summary="A JPEG of the latest keyframe",
+    summary="A JPEG of the latest keyframe, optionally resized (within the level in force)",
 )
-async def snapshot(target: Target) -> Response:
+async def snapshot(
+    target: Target,
+    svc: ServicesDep,
+    width: Annotated[int | None, Query(ge=16, le=7680)] = None,
+    height: Annotated[int | None, Query(ge=16, le=4320)] = None,
+    quality: Annotated[int, Query(ge=1, le=100)] = SNAPSHOT_QUALITY,
+) -> Response:
     keyframe = target.hub.latest_keyframe()
     if keyframe is None:
         raise CamgateError(
             ErrorKind.UNAVAILABLE, f"no video from the camera yet ({target.hub.status.value})"
         )
+    config = keyframe.config
+    width, height = sized(width, height, config.width, config.height)
+    spec = clamp(OutputSpec(width, height, 1.0, quality), svc.limits.level)
     try:
-        jpeg = await asyncio.to_thread(keyframe_to_jpeg, keyframe)
+        jpeg = await asyncio.to_thread(snapshot_jpeg, keyframe, spec)
     except SnapshotError as error:
         raise CamgateError(ErrorKind.UNAVAILABLE, str(error)) from error
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
@@ -350,7 +417,7 @@ class MediaToken(BaseModel):
 
 @router.post("/media-token", summary="A token for players that cannot send headers (?token=)")
 async def media_token(camera_id: str, principal: CurrentPrincipal, svc: ServicesDep) -> MediaToken:
-    camera = await _viewable_camera(svc, principal, camera_id)
+    camera = await viewable_camera(svc, principal, camera_id)
     token = svc.identity.media_token(principal, camera.id)
     base = f"/api/v1/cameras/{camera.id}"
     return MediaToken(

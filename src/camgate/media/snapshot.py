@@ -1,11 +1,10 @@
-"""A JPEG of a stream's latest keyframe: decodes one packet, nothing else (blocking)."""
+"""Decoding one keyframe on its own, for snapshots (blocking: run it in a worker thread)."""
 
 from __future__ import annotations
 
 from typing import cast
 
 import av
-import simplejpeg
 from av.video.codeccontext import VideoCodecContext
 
 from camgate.media.packet import MediaPacket
@@ -17,13 +16,16 @@ class SnapshotError(Exception):
     pass
 
 
-def keyframe_to_jpeg(packet: MediaPacket, *, quality: int = 85) -> bytes:
-    """Decode a keyframe and encode it as JPEG. Runs in a worker thread, never on the loop."""
+def decode_keyframe(packet: MediaPacket) -> av.VideoFrame:
+    """The picture of one keyframe, decoded by a decoder of its own (blocking, worker thread).
+
+    The decoder is drained (``decode(None)``) before it is dropped: freeing a decoder with frames
+    still in flight can deadlock (see :mod:`camgate.media.transcode`).
+    """
     context = cast(VideoCodecContext, av.CodecContext.create(_DECODERS[packet.config.codec], "r"))
     context.extradata = packet.config.extradata
     frames = list(context.decode(av.Packet(packet.data)))
     frames += list(context.decode(None))
     if not frames:
         raise SnapshotError("the keyframe did not decode")
-    rgb = frames[0].to_ndarray(format="rgb24")
-    return bytes(simplejpeg.encode_jpeg(rgb, quality=quality, colorsubsampling="420"))
+    return frames[0]

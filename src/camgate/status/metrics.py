@@ -33,6 +33,11 @@ class StatusCollector(Collector):
         yield GaugeMetricFamily(
             "camgate_limitation_level", "Transcoding level in force.", status.level
         )
+        yield GaugeMetricFamily(
+            "camgate_transcoders",
+            "Transcoders running (one per distinct output).",
+            status.transcoders,
+        )
         hardware = GaugeMetricFamily(
             "camgate_hardware_decoding", "1 for the decoding in use.", labels=["decoder"]
         )

@@ -31,4 +31,6 @@ class ServerStatus:
     bandwidth_out_kbps: float
     level: int
     hardware_decoding: str
+    #: Transcoders running now: one per distinct output, however many viewers share it.
+    transcoders: int
     users: tuple[UserStatus, ...]

@@ -38,6 +38,7 @@ class StatusOut(BaseModel):
     bandwidth_out_kbps: float
     level: int
     hardware_decoding: str
+    transcoders: int
     users: list[UserOut]
 
     @classmethod
@@ -52,6 +53,7 @@ class StatusOut(BaseModel):
             bandwidth_out_kbps=status.bandwidth_out_kbps,
             level=status.level,
             hardware_decoding=status.hardware_decoding,
+            transcoders=status.transcoders,
             users=[UserOut(**asdict(user)) for user in status.users],
         )
 

@@ -48,12 +48,16 @@ class StatusService:
         cpu_percent: Callable[[], float],
         level: Callable[[], int],
         hardware_decoding: Callable[[], str],
+        transcoders: Callable[[], int] = lambda: 0,
+        on_load: Callable[[float, float], None] = lambda _cpu, _mbps: None,
     ) -> None:
         self._clock = clock
         self._viewers = viewers
         self._cpu_percent = cpu_percent
         self._level = level
         self._hardware_decoding = hardware_decoding
+        self._on_load = on_load
+        self._transcoders = transcoders
         self.active_since = clock.now()
         cpu_percent()  # the first reading only starts psutil's measuring interval
         self._history: deque[CpuSample] = deque(maxlen=HISTORY)
@@ -76,6 +80,7 @@ class StatusService:
             for viewer_id, sent in current.items()
         }
         self._last_at, self._last_total, self._last_bytes = now, total, current
+        self._on_load(self._history[-1].percent, self._bandwidth_bps / 1e6)
 
     async def run(self, status_file: Path) -> None:
         """Sample for ever, leaving each status in ``status_file`` for ``camgate status``."""
@@ -96,5 +101,6 @@ class StatusService:
             bandwidth_out_kbps=round(self._bandwidth_bps / 1000, 1),
             level=self._level(),
             hardware_decoding=self._hardware_decoding(),
+            transcoders=self._transcoders(),
             users=user_statuses(self._viewers.viewers(), self._rates),
         )

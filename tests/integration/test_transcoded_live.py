@@ -8,6 +8,7 @@ import time
 from io import BytesIO
 
 import httpx
+import numpy as np
 import pytest
 import websockets
 from PIL import Image
@@ -175,3 +176,38 @@ def test_ten_viewers_share_one_transcoder(
     time.sleep(1)
     after = httpx.get(f"{server.base_url}/api/v1/status", headers=auth(admin_token)).json()
     assert after["transcoders"] == 0  # stopped after the last viewer left
+
+
+def test_privacy_masks_force_transcoding_and_are_black(
+    server: RunningServer, admin_token: str, operator_token: str, camera_id: str
+) -> None:
+    base = f"{server.base_url}/api/v1/cameras/{camera_id}"
+    masks = {"masks": [{"x": 0.0, "y": 0.0, "width": 0.5, "height": 0.5}]}
+    assert (
+        httpx.put(f"{base}/privacy-masks", json=masks, headers=auth(operator_token)).status_code
+        == 403
+    )
+    bad = {"masks": [{"x": 0.5, "y": 0.0, "width": 0.0, "height": 0.5}]}
+    assert (
+        httpx.put(f"{base}/privacy-masks", json=bad, headers=auth(admin_token)).status_code == 422
+    )
+    changed = httpx.put(f"{base}/privacy-masks", json=masks, headers=auth(admin_token))
+    assert changed.status_code == 200 and changed.json()["privacy_masks"] == masks["masks"]
+
+    ws = f"{server.ws_url}/api/v1/cameras/{camera_id}/live?token={admin_token}&width=320"
+    messages = ws_messages(ws, 3)
+    assert json.loads(messages[0])["reason"] == "privacy_mask"
+    for message in (m for m in messages[1:] if isinstance(m, bytes)):
+        picture = Image.open(BytesIO(message)).convert("L")
+        assert np.asarray(picture.crop((2, 2, 158, 88))).max() <= 16  # the masked quarter
+    snapshot = Image.open(
+        BytesIO(httpx.get(f"{base}/snapshot.jpg", headers=auth(admin_token)).content)
+    )
+    assert np.asarray(snapshot.convert("L").crop((4, 4, 636, 356))).max() <= 16
+    assert httpx.get(f"{base}/live.mp4", headers=auth(admin_token)).status_code == 403
+    assert httpx.get(f"{base}/live.m3u8", headers=auth(admin_token)).status_code == 403
+
+    httpx.put(
+        f"{base}/privacy-masks", json={"masks": []}, headers=auth(admin_token)
+    ).raise_for_status()
+    assert json.loads(ws_messages(ws, 1)[0])["type"] == "init"  # direct again

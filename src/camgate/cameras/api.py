@@ -7,7 +7,9 @@ from pydantic import BaseModel, Field, SecretStr
 
 from camgate.api.deps import AdminPrincipal, CurrentPrincipal, Services, ServicesDep
 from camgate.cameras.models import Camera, Credentials
-from camgate.core.errors import not_found
+from camgate.cameras.service import MAX_MASKS
+from camgate.core.errors import invalid, not_found
+from camgate.media.transcode import Rect
 
 router = APIRouter(prefix="/api/v1/cameras", tags=["cameras"])
 
@@ -23,11 +25,25 @@ class StreamOut(BaseModel):
     detail: str = Field(description="Why the stream is offline, when it is")
 
 
+class Mask(BaseModel):
+    """A rectangle in fractions of the picture (0 to 1), from its top-left corner."""
+
+    x: float = Field(ge=0, le=1)
+    y: float = Field(ge=0, le=1)
+    width: float = Field(gt=0, le=1)
+    height: float = Field(gt=0, le=1)
+
+
+class Masks(BaseModel):
+    masks: list[Mask] = Field(max_length=MAX_MASKS)
+
+
 class CameraOut(BaseModel):
     id: str
     name: str
     status: str = Field(description='"online" when a stream is online, else "connecting"/"offline"')
     streams: list[StreamOut]
+    privacy_masks: list[Mask] = Field(description="Filled black; such a camera is never direct")
 
 
 class NewCamera(BaseModel):
@@ -61,7 +77,10 @@ def _camera_out(svc: Services, camera: Camera) -> CameraOut:
     )
     if not camera.enabled:
         overall = "disabled"
-    return CameraOut(id=camera.id, name=camera.name, status=overall, streams=streams)
+    masks = [Mask(x=m.x, y=m.y, width=m.width, height=m.height) for m in camera.privacy_masks]
+    return CameraOut(
+        id=camera.id, name=camera.name, status=overall, streams=streams, privacy_masks=masks
+    )
 
 
 def _visible(svc: Services, principal: CurrentPrincipal, camera: Camera) -> bool:
@@ -89,6 +108,17 @@ async def add_camera(body: NewCamera, _admin: AdminPrincipal, svc: ServicesDep) 
         credentials = Credentials(body.username, password)
     camera = await svc.cameras.add(body.name, body.urls, credentials)
     return _camera_out(svc, camera)
+
+
+@router.put("/{camera_id}/privacy-masks", summary="Set a camera's privacy masks (administrators)")
+async def set_privacy_masks(
+    camera_id: str, body: Masks, _admin: AdminPrincipal, svc: ServicesDep
+) -> CameraOut:
+    try:
+        rects = [Rect(m.x, m.y, m.width, m.height) for m in body.masks]
+    except ValueError as error:
+        raise invalid(str(error)) from error
+    return _camera_out(svc, await svc.cameras.set_privacy_masks(camera_id, rects))
 
 
 @router.delete("/{camera_id}", status_code=status.HTTP_204_NO_CONTENT)

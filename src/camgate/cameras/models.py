@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from camgate.media.source import SourceKind
+from camgate.media.transcode import Rect
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +24,8 @@ class Camera:
     enabled: bool
     streams: tuple[CameraStream, ...]
     has_credentials: bool
+    #: Filled black in every transcoded frame and snapshot; no direct streaming then.
+    privacy_masks: tuple[Rect, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

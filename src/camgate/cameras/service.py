@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections.abc import Sequence
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -15,8 +17,10 @@ from camgate.core.errors import CamgateError, ErrorKind, invalid, not_found
 from camgate.core.secrets import ServerKey
 from camgate.db.tables import CameraRow, CameraStreamRow
 from camgate.live.runtime import LiveRuntime
+from camgate.media.transcode import Rect
 
 MAX_STREAMS = 8
+MAX_MASKS = 32
 
 
 def _sealing_context(camera_id: str) -> str:
@@ -108,6 +112,19 @@ class CameraService:
             await db.commit()
         if self._runtime is not None:
             await self._runtime.stop_camera(camera_id)
+
+    async def set_privacy_masks(self, camera_id: str, masks: Sequence[Rect]) -> Camera:
+        if len(masks) > MAX_MASKS:
+            raise invalid(f"a camera has at most {MAX_MASKS} privacy masks")
+        async with self._db() as db:
+            row = await store.camera_row(db, camera_id)
+            if row is None:
+                raise not_found("camera")
+            row.privacy_masks = json.dumps([[m.x, m.y, m.width, m.height] for m in masks])
+            await db.commit()
+            camera = await store.camera(db, camera_id)
+        assert camera is not None
+        return camera
 
     async def credentials(self, camera_id: str) -> Credentials | None:
         async with self._db() as db:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from camgate.cameras.models import Camera, CameraStream
 from camgate.db.tables import CameraRow, CameraStreamRow
 from camgate.media.source import SourceKind
+from camgate.media.transcode import Rect
 
 
 async def _camera(db: AsyncSession, row: CameraRow) -> Camera:
@@ -22,6 +25,7 @@ async def _camera(db: AsyncSession, row: CameraRow) -> Camera:
         row.enabled,
         tuple(CameraStream(s.id, s.position, SourceKind(s.kind), s.url) for s in streams),
         row.username is not None,
+        tuple(Rect(*values) for values in json.loads(row.privacy_masks or "[]")),
     )
 
 

@@ -64,6 +64,8 @@ class CameraRow(Base):
     #: Camera credentials, sealed with the server key; never in a URL that is stored or shown.
     username: Mapped[str | None] = mapped_column(String(200), nullable=True)
     password_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: Privacy masks as JSON: ``[[x, y, width, height], ...]`` in picture fractions (0 to 1).
+    privacy_masks: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
 
 
 class CameraStreamRow(Base):

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from camgate.api.deps import CurrentPrincipal, Services, ServicesDep, media_principal, services
 from camgate.cameras.models import Camera
-from camgate.core.errors import CamgateError, ErrorKind, invalid, not_found
+from camgate.core.errors import CamgateError, ErrorKind, forbidden, invalid, not_found
 from camgate.identity.models import Principal
 from camgate.identity.service import MEDIA_TOKEN_S
 from camgate.live.access import viewable_camera, watching
@@ -168,7 +168,7 @@ def _decide(
         codec, fps = info.codec, info.fps
     reason = fallback_reason(
         direct_enabled=svc.settings.tree.performance.direct_streaming,
-        has_privacy_masks=False,
+        has_privacy_masks=bool(camera.privacy_masks),
         stream_codec=codec,
         client_codecs=parse_codecs(codecs),
         stream_fps=fps,
@@ -234,7 +234,15 @@ async def live_websocket(
         chosen = None
         if reason is not None:
             performance = svc.settings.tree.performance
-            chosen = plan(svc.runtime, camera.id, wanted, performance, svc.limits.level, stream)
+            chosen = plan(
+                svc.runtime,
+                camera.id,
+                wanted,
+                performance,
+                svc.limits.level,
+                stream,
+                camera.privacy_masks,
+            )
     except CamgateError as error:
         await websocket.accept()
         await websocket.send_text(
@@ -291,12 +299,21 @@ async def _progressive(svc: Services, target: LiveTarget) -> AsyncIterator[bytes
     summary="Live video as progressive fragmented MP4",
 )
 async def live_mp4(target: Target, svc: ServicesDep) -> StreamingResponse:
+    _direct_allowed(target)
     return StreamingResponse(
         _progressive(svc, target), media_type="video/mp4", headers={"Cache-Control": "no-store"}
     )
 
 
+def _direct_allowed(target: LiveTarget) -> None:
+    if target.camera.privacy_masks:
+        raise forbidden(
+            "this camera has privacy masks: only transcoded video (live.mjpeg) leaves it"
+        )
+
+
 def _hls(request: Request, target: LiveTarget) -> HlsOutput:
+    _direct_allowed(target)
     return services(request).hls.get(target.stream_id, target.hub)
 
 
@@ -403,7 +420,7 @@ async def snapshot(
     width, height = sized(width, height, config.width, config.height)
     spec = clamp(OutputSpec(width, height, 1.0, quality), svc.limits.level)
     try:
-        jpeg = await asyncio.to_thread(snapshot_jpeg, keyframe, spec)
+        jpeg = await asyncio.to_thread(snapshot_jpeg, keyframe, spec, target.camera.privacy_masks)
     except SnapshotError as error:
         raise CamgateError(ErrorKind.UNAVAILABLE, str(error)) from error
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})

@@ -40,6 +40,7 @@ class JpegPlan:
     stream_id: str
     hub: LiveHub
     requested: OutputSpec
+    masks: tuple[Rect, ...] = ()
 
 
 def sized(width: int | None, height: int | None, source_w: int, source_h: int) -> tuple[int, int]:
@@ -64,6 +65,7 @@ def plan(
     performance: Performance,
     level: Level,
     stream: str | None,
+    masks: Sequence[Rect] = (),
 ) -> JpegPlan:
     hubs = {camera_stream.id: hub for camera_stream, hub in runtime.camera_hubs(camera_id)}
     shapes = [
@@ -93,20 +95,17 @@ def plan(
     width, height = _size(request, chosen)
     fps = request.fps if request.fps is not None else level.max_fps
     requested = OutputSpec(width, height, fps, request.quality)
-    return JpegPlan(chosen.stream_id, hubs[chosen.stream_id], requested)
+    return JpegPlan(chosen.stream_id, hubs[chosen.stream_id], requested, tuple(masks))
 
 
 async def frames(
-    registry: TranscoderRegistry,
-    limits: Limits,
-    chosen: JpegPlan,
-    masks: Sequence[Rect],
+    registry: TranscoderRegistry, limits: Limits, chosen: JpegPlan
 ) -> AsyncIterator[tuple[OutputSpec, JpegFrame | Drop | Notice]]:
     """The viewer's JPEGs (and notices), each with the output in force when it was made."""
     while True:
         level = limits.level
         spec = clamp(chosen.requested, level)
-        with registry.subscribe(chosen.stream_id, chosen.hub, spec, masks) as subscription:
+        with registry.subscribe(chosen.stream_id, chosen.hub, spec, chosen.masks) as subscription:
             while limits.level is level:
                 try:
                     item = await subscription.get()

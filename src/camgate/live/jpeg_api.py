@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request, WebSocket
 from fastapi.responses import StreamingResponse
 
 from camgate.api.deps import Services, media_principal, services
+from camgate.cameras.models import Camera
 from camgate.identity.models import Principal
 from camgate.live.access import viewable_camera, watching
 from camgate.live.fallback import FallbackReason
@@ -36,14 +37,16 @@ def jpeg_request(
 
 
 async def _multipart(
-    svc: Services, principal: Principal, camera_id: str, request: JpegRequest
+    svc: Services, principal: Principal, camera: Camera, request: JpegRequest
 ) -> AsyncIterator[bytes]:
     performance = svc.settings.tree.performance
-    chosen = plan(svc.runtime, camera_id, request, performance, svc.limits.level, None)
+    level = svc.limits.level
+    chosen = plan(svc.runtime, camera.id, request, performance, level, None, camera.privacy_masks)
+    camera_id = camera.id
     with watching(
         svc, principal, camera_id, chosen.stream_id, "mjpeg", Delivery.TRANSCODED
     ) as viewer:
-        async for _spec, item in frames(svc.transcoders, svc.limits, chosen, ()):
+        async for _spec, item in frames(svc.transcoders, svc.limits, chosen):
             if viewer.ended.is_set():
                 return
             if isinstance(item, JpegFrame):
@@ -77,7 +80,7 @@ async def live_mjpeg(
     # Plan once here, so that a camera without video answers 503 rather than an empty stream.
     plan(svc.runtime, camera.id, wanted, svc.settings.tree.performance, svc.limits.level, None)
     return StreamingResponse(
-        _multipart(svc, principal, camera.id, wanted),
+        _multipart(svc, principal, camera, wanted),
         media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
         headers={"Cache-Control": "no-store"},
     )
@@ -88,7 +91,7 @@ async def pump_transcoded(
 ) -> None:
     """JPEG over the live WebSocket: a ``transcoded`` notice, then one binary JPEG per frame."""
     current = None
-    async for spec, item in frames(svc.transcoders, svc.limits, chosen, ()):
+    async for spec, item in frames(svc.transcoders, svc.limits, chosen):
         if spec != current:  # first, and whenever the level in force changes the output
             notice: dict[str, object] = {"type": "transcoded", "reason": reason.value}
             notice.update(describe(spec))

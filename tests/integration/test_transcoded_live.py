@@ -105,6 +105,11 @@ def test_websocket_jpeg_when_asked_and_when_direct_is_off(
     ).raise_for_status()
     fallback = json.loads(ws_messages(base, 1)[0])
     assert (fallback["type"], fallback["reason"]) == ("transcoded", "direct_disabled")
+    for direct in ("live.mp4", "live.m3u8"):
+        refused = httpx.get(
+            f"{server.base_url}/api/v1/cameras/{camera_id}/{direct}", headers=auth(admin_token)
+        )
+        assert refused.status_code == 403 and "turned off" in refused.json()["detail"]
 
 
 def test_client_reported_fallback(server: RunningServer, admin_token: str, camera_id: str) -> None:

@@ -299,21 +299,24 @@ async def _progressive(svc: Services, target: LiveTarget) -> AsyncIterator[bytes
     summary="Live video as progressive fragmented MP4",
 )
 async def live_mp4(target: Target, svc: ServicesDep) -> StreamingResponse:
-    _direct_allowed(target)
+    _direct_allowed(svc, target)
     return StreamingResponse(
         _progressive(svc, target), media_type="video/mp4", headers={"Cache-Control": "no-store"}
     )
 
 
-def _direct_allowed(target: LiveTarget) -> None:
+def _direct_allowed(svc: Services, target: LiveTarget) -> None:
+    """Direct outputs (MP4, HLS) follow the fallback rules that the server can judge alone."""
     if target.camera.privacy_masks:
         raise forbidden(
             "this camera has privacy masks: only transcoded video (live.mjpeg) leaves it"
         )
+    if not svc.settings.tree.performance.direct_streaming:
+        raise forbidden("direct streaming is turned off on this server: use live.mjpeg")
 
 
 def _hls(request: Request, target: LiveTarget) -> HlsOutput:
-    _direct_allowed(target)
+    _direct_allowed(services(request), target)
     return services(request).hls.get(target.stream_id, target.hub)
 
 

@@ -1,9 +1,13 @@
 // The live player: fragmented MP4 over a WebSocket into Media Source Extensions, or native HLS
-// where the browser has no MediaSource (older iOS Safari).
+// where the browser has no MediaSource (older iOS Safari), or JPEG frames ("transcoded") on the
+// same WebSocket when the server decides so or direct video does not work here.
 //
 // Protocol (see docs/ref/api.md): text {"type":"init","mime":…} then a binary init segment;
-// binary moof+mdat fragments; text "drop", "status" and "error" notices; close codes 4401 (not
-// logged in), 4403/4404/4422 (no access, no such camera, unsupported codec), 1011 (server error).
+// binary moof+mdat fragments; or text {"type":"transcoded","reason":…,"width":…} then one binary
+// JPEG per frame; text "drop", "status" and "error" notices; close codes 4401 (not logged in),
+// 4403/4404/4422 (no access, no such camera, unsupported codec), 1011 (server error).
+// Query: transcode=1 (ask for JPEG), fallback=not_started|connection_lost (why direct failed),
+// width, height, fps (what the JPEGs should be).
 
 import { codecName } from './streams.js';
 
@@ -11,11 +15,20 @@ import { codecName } from './streams.js';
 /** @typedef {{state: PlayerState, detail: string}} PlayerStatus */
 /** @typedef {{codec: string, width: number, height: number, drops: number}} PlayerInfo */
 /**
+ * How the video comes: the camera's own stream, or JPEGs the server makes (and why).
+ * @typedef {{delivery: 'direct' | 'transcoded', reason: string}} PlayerDelivery
+ */
+/**
  * @typedef {object} PlayerOptions
  * @property {(status: PlayerStatus) => void} [onStatus] called when the state or its detail changes
  * @property {(info: PlayerInfo) => void} [onInfo] called on each init (codec, size) and drop
  * @property {() => void} [onUnauthorized] the server says the session is gone (close 4401)
  * @property {string | null} [hlsUrl] the LL-HLS playlist, used only without MediaSource
+ * @property {HTMLImageElement | null} [image] where JPEG frames are shown (class "jpeg"); without
+ *   it the player never asks for them
+ * @property {() => ({width: number, height: number} | null)} [size] the JPEG size to ask for
+ * @property {number | null} [fps] the JPEG frame rate to ask for; null: no limit
+ * @property {(delivery: PlayerDelivery) => void} [onDelivery] called when the delivery changes
  */
 
 const HEVC_PROBE = 'video/mp4; codecs="hvc1.1.6.L93.B0"';
@@ -43,6 +56,11 @@ const STALLED = 'Waiting for video…';
 const FATAL_CLOSE_CODES = new Set([4403, 4404, 4422]);
 const CLOSE_UNAUTHORIZED = 4401;
 const CLOSE_SERVER_ERROR = 1011;
+/** Direct video that has not moved this long after it began to arrive falls back to JPEG. */
+const START_TIMEOUT_MS = 10_000;
+/** Decoder failures in a row (without progress between them) that make it fall back. */
+const FALLBACK_AFTER_ERRORS = 2;
+const JPEG_TYPE = 'image/jpeg';
 
 /**
  * The MediaSource implementation to use: ManagedMediaSource where present (iOS 17.1+ Safari
@@ -234,6 +252,12 @@ function rangeAfterGap(ranges, now) {
  *
  * The video element's `data-state` ("connecting" | "playing" | "offline" | "error") and
  * `data-drops` (frames the server skipped because this viewer was too slow) mirror the player.
+ * In JPEG mode the video is hidden and the image shows the frames; it carries the same
+ * `data-state` ("playing" once a JPEG was shown) and `data-frames` (JPEGs shown).
+ *
+ * Fallback: direct video that has not played within 10 s of arriving, or a decoder that fails
+ * twice in a row or cannot take the codec, makes the player ask again with `fallback=` (and it
+ * keeps asking so until stop()). A browser that plays neither MSE nor HLS asks `transcode=1`.
  */
 export class LivePlayer {
   /** @type {HTMLVideoElement} */ #video;
@@ -261,6 +285,25 @@ export class LivePlayer {
   /** @type {ReturnType<typeof setInterval> | undefined} */ #tickTimer;
   /** @type {AbortController | null} */ #listeners = null;
   /** @type {AbortController | null} */ #gesture = null;
+  /** @type {null | 'requested' | 'not_started' | 'connection_lost'} sticky until stop() */
+  #fallback = null;
+  /** Whether direct video has advanced since start(). */
+  #hasPlayed = false;
+  /** When direct video began to arrive without playing yet (performance.now()), or null. */
+  #waitingSince = /** @type {number | null} */ (null);
+  /** Decoder failures since the video last advanced. */
+  #decodeErrors = 0;
+  /** @type {PlayerDelivery | null} */ #delivery = null;
+  /** Whether the current connection sends JPEGs. */
+  #jpeg = false;
+  #frames = 0;
+  /** The object URL on screen, the one loading, and the newest frame waiting for its turn. */
+  /** @type {string | null} */ #shownUrl = null;
+  /** @type {string | null} */ #loadingUrl = null;
+  /** @type {ArrayBuffer | null} */ #nextFrame = null;
+  #lastFrameAt = 0;
+  /** The play position at the end of the last tick (after its own seeks); -1: none yet. */
+  #lastPosition = -1;
 
   /**
    * @param {HTMLVideoElement} video muted, playsinline, autoplay
@@ -278,6 +321,16 @@ export class LivePlayer {
     }
     video.dataset.state = this.#state;
     video.dataset.drops = '0';
+    const image = options.image;
+    if (image) {
+      image.dataset.state = this.#state;
+      image.dataset.frames = '0';
+    }
+  }
+
+  /** @returns {PlayerDelivery | null} how the video comes now (null: not known yet) */
+  get delivery() {
+    return this.#delivery ? { ...this.#delivery } : null;
   }
 
   /** @returns {PlayerState} */
@@ -295,9 +348,16 @@ export class LivePlayer {
     if (this.#running) return;
     this.#running = true;
     this.#attempt = 0;
+    this.#fallback = null;
+    this.#hasPlayed = false;
+    this.#waitingSince = null;
+    this.#decodeErrors = 0;
     if (this.#mode === null || (this.#mode === 'hls' && !this.#options.hlsUrl)) {
-      this.#setState('error', 'This browser cannot play live video.');
-      return;
+      if (!this.#options.image) {
+        this.#setState('error', 'This browser cannot play live video.');
+        return;
+      }
+      this.#fallback = 'requested'; // no direct video here at all: JPEGs from the start
     }
     this.#listeners = new AbortController();
     const signal = this.#listeners.signal;
@@ -307,9 +367,11 @@ export class LivePlayer {
       // Native HLS tells nothing about the camera; a stall is the only sign it went away.
       this.#video.addEventListener('waiting', () => this.#onWaiting(), { signal });
     }
-    if (this.#mode === 'mse') this.#tickTimer = setInterval(() => this.#tick(), TICK_MS);
+    this.#tickTimer = setInterval(() => this.#tick(), TICK_MS);
     this.#setState('connecting', '');
-    this.#connect();
+    // On the next turn: a new tile is laid out by then, so the JPEG size can be measured.
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = setTimeout(() => this.#connect(), 0);
   }
 
   /** Stops playing: closes the WebSocket and releases the decoder. */
@@ -323,20 +385,40 @@ export class LivePlayer {
     this.#gesture = null;
     this.#closeSocket();
     this.#closeMedia();
+    this.#clearImage();
+    this.#showJpeg(false);
+    this.#fallback = null;
+    this.#delivery = null;
   }
 
   #connect() {
     if (!this.#running) return;
-    if (this.#mode === 'hls') this.#startHls();
+    if (this.#mode === 'hls' && !this.#fallback) this.#startHls();
     else this.#openSocket();
+  }
+
+  /** The live URL with the JPEG size and rate, and `transcode`/`fallback` when direct failed. */
+  #socketUrl() {
+    const url = new URL(this.#url);
+    if (!this.#options.image) return url.href;
+    if (this.#fallback === 'requested') url.searchParams.set('transcode', '1');
+    else if (this.#fallback) url.searchParams.set('fallback', this.#fallback);
+    const size = this.#options.size?.();
+    if (size && size.width > 0 && size.height > 0) {
+      url.searchParams.set('width', String(size.width));
+      url.searchParams.set('height', String(size.height));
+    }
+    if (this.#options.fps) url.searchParams.set('fps', String(this.#options.fps));
+    return url.href;
   }
 
   #openSocket() {
     this.#pendingMime = null;
     this.#lastError = '';
+    this.#jpeg = false;
     let socket;
     try {
-      socket = new WebSocket(this.#url);
+      socket = new WebSocket(this.#socketUrl());
     } catch (error) {
       this.#setState('error', `Bad live video address: ${error.message}`);
       return;
@@ -374,6 +456,9 @@ export class LivePlayer {
       case 'init':
         this.#onInit(message);
         break;
+      case 'transcoded':
+        this.#onTranscoded(message);
+        break;
       case 'drop':
         // Not an error: the server skipped frames so this viewer stays live. Only counted.
         this.#drops += Number(message.frames) || 0;
@@ -382,6 +467,7 @@ export class LivePlayer {
         break;
       case 'status':
         if (message.status === 'offline') {
+          this.#waitingSince = null; // no video to blame the browser for
           this.#setState('offline', message.detail || '');
         } else if (this.#state !== 'playing') {
           // "connecting" or "online": video follows with a new init.
@@ -398,11 +484,20 @@ export class LivePlayer {
 
   /** @param {{mime: string, codec?: string, width?: number, height?: number}} message */
   #onInit(message) {
-    if (!mediaSourceClass().isTypeSupported(message.mime)) {
+    const Source = mediaSourceClass();
+    if (!Source || !Source.isTypeSupported(message.mime)) {
+      if (this.#canFallBack()) {
+        this.#fallBack();
+        return;
+      }
       const codec = message.codec ? codecName(message.codec) : message.mime;
       this.#fail(`This browser cannot decode this camera's video (${codec}).`);
       return;
     }
+    this.#jpeg = false;
+    this.#showJpeg(false);
+    this.#setDelivery({ delivery: 'direct', reason: '' });
+    if (this.#waitingSince === null) this.#waitingSince = performance.now();
     this.#pendingMime = message.mime;
     this.#info = {
       codec: message.codec || '',
@@ -413,8 +508,37 @@ export class LivePlayer {
     this.#emitInfo();
   }
 
+  /**
+   * The server sends JPEGs from now on (again, when its limits change the output).
+   * @param {{reason?: string, width?: number, height?: number}} message
+   */
+  #onTranscoded(message) {
+    if (!this.#options.image) return; // never asked for: cannot happen with a current server
+    if (!this.#jpeg) {
+      this.#jpeg = true;
+      this.#detachSink();
+      this.#video.removeAttribute('src');
+      this.#video.load();
+      this.#waitingSince = null;
+      this.#lastFrameAt = performance.now();
+    }
+    this.#showJpeg(true);
+    this.#setDelivery({ delivery: 'transcoded', reason: String(message.reason || '') });
+    this.#info = {
+      codec: 'jpeg',
+      width: message.width || 0,
+      height: message.height || 0,
+      drops: this.#drops,
+    };
+    this.#emitInfo();
+  }
+
   /** @param {ArrayBuffer} data */
   #onBinary(data) {
+    if (this.#jpeg) {
+      this.#onJpeg(data);
+      return;
+    }
     if (this.#pendingMime !== null) {
       this.#openSink(this.#pendingMime); // this message is its init segment
       this.#pendingMime = null;
@@ -431,6 +555,7 @@ export class LivePlayer {
   #openSink(mime) {
     this.#sink?.close();
     this.#started = false;
+    this.#lastPosition = -1;
     this.#sink = new MseSink(this.#video, mime, {
       onAppended: () => this.#onAppended(),
       onError: (error) => this.#onMediaError(error),
@@ -488,8 +613,27 @@ export class LivePlayer {
 
   /** Keeps the play position near the live edge without visible jumps where possible. */
   #tick() {
+    if (this.#jpeg) {
+      this.#watchFrames();
+      return;
+    }
+    if (this.#mode === 'hls' && !this.#fallback) this.#watchHls();
     const video = this.#video;
+    if (this.#waitingSince !== null && (this.#gesture || this.#heldByBrowser())) {
+      this.#waitingSince = performance.now(); // not the stream's fault: count from later
+    }
+    if (
+      this.#waitingSince !== null &&
+      performance.now() - this.#waitingSince > START_TIMEOUT_MS &&
+      this.#canFallBack()
+    ) {
+      this.#fallBack(); // video arrives but does not play here
+      return;
+    }
     if (!this.#sink || !this.#started || video.seeking) return;
+    if (!video.paused && this.#lastPosition >= 0 && video.currentTime > this.#lastPosition) {
+      this.#advanced();
+    }
     const ranges = video.buffered;
     if (ranges.length) {
       // After a drop or a reconnect the newest data is in the last range; that is where live is.
@@ -508,6 +652,7 @@ export class LivePlayer {
         this.#setRate(lag > CATCH_UP_LAG_S ? CATCH_UP_RATE : 1);
       }
     }
+    this.#lastPosition = video.currentTime;
     if (this.#sink.queueAgeMs > MAX_QUEUE_AGE_MS) {
       this.#restart('Catching up…');
       return;
@@ -530,6 +675,65 @@ export class LivePlayer {
     }
   }
 
+  /** Direct video moves: it started, and decoder trouble so far was passing. */
+  #advanced() {
+    this.#hasPlayed = true;
+    this.#waitingSince = null;
+    this.#decodeErrors = 0;
+  }
+
+  /** Native HLS: the 10 s start rule counts from the moment the playlist was given. */
+  #watchHls() {
+    const video = this.#video;
+    const position = video.currentTime;
+    if (!video.paused && this.#lastPosition >= 0 && position > this.#lastPosition) this.#advanced();
+    this.#lastPosition = position;
+  }
+
+  /**
+   * Whether the browser could play but holds the video paused (autoplay refused, or Chrome
+   * pausing a muted video scrolled out of sight): no reason to give up on direct video.
+   * @returns {boolean}
+   */
+  #heldByBrowser() {
+    const video = this.#video;
+    return video.paused && video.readyState >= HTMLMediaElement.HAVE_FUTURE_DATA;
+  }
+
+  /** JPEG mode: no frame for a while shows "waiting", like a frozen video. */
+  #watchFrames() {
+    const quiet = performance.now() - this.#lastFrameAt;
+    if (this.#state === 'playing' && quiet > STALL_MS) this.#setState('connecting', STALLED);
+  }
+
+  /** Whether this player may switch to JPEG (once: the choice stays until stop()). */
+  #canFallBack() {
+    return Boolean(this.#options.image) && this.#running && !this.#fallback;
+  }
+
+  /** Gives up on direct video for this player: asks again for JPEGs, saying why. */
+  #fallBack() {
+    this.#fallback = this.#hasPlayed ? 'connection_lost' : 'not_started';
+    this.#waitingSince = null;
+    this.#closeSocket();
+    this.#closeMedia();
+    this.#attempt = 0;
+    this.#setState('connecting', 'Switching to transcoded video…');
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = setTimeout(() => this.#connect(), 0);
+  }
+
+  /**
+   * One decoder failure; the second in a row without progress falls back to JPEG.
+   * @returns {boolean} whether it fell back
+   */
+  #decodeFailed() {
+    this.#decodeErrors += 1;
+    if (this.#decodeErrors < FALLBACK_AFTER_ERRORS || !this.#canFallBack()) return false;
+    this.#fallBack();
+    return true;
+  }
+
   /** @param {number} rate */
   #setRate(rate) {
     if (this.#video.playbackRate !== rate) this.#video.playbackRate = rate;
@@ -540,21 +744,24 @@ export class LivePlayer {
     if (!this.#running) return;
     const name = error && typeof error === 'object' && 'name' in error ? error.name : '';
     if (name === 'NotSupportedError') {
-      this.#fail("This browser cannot decode this camera's video.");
+      if (this.#canFallBack()) this.#fallBack();
+      else this.#fail("This browser cannot decode this camera's video.");
       return;
     }
+    if (name !== 'QuotaExceededError' && this.#decodeFailed()) return;
     // QuotaExceededError, a decode error, a closed MediaSource: a fresh start cures them.
     this.#restart(name === 'QuotaExceededError' ? 'Catching up…' : 'Restarting the video…');
   }
 
   #onVideoError() {
-    if (!this.#running || !this.#video.error) return;
-    if (this.#mode === 'hls') {
+    if (!this.#running || !this.#video.error || this.#jpeg) return;
+    if (this.#mode === 'hls' && !this.#fallback) {
       // Native HLS says only "error": after a few in a row, call it offline.
       this.#closeMedia();
       if (this.#attempt >= OFFLINE_AFTER_ATTEMPTS) this.#retry('offline', 'No video from the camera.');
       else this.#retry('connecting', 'Reconnecting…');
     } else if (this.#sink) {
+      if (this.#decodeFailed()) return;
       this.#restart('Restarting the video…');
     }
   }
@@ -617,12 +824,87 @@ export class LivePlayer {
   }
 
   #startHls() {
+    this.#setDelivery({ delivery: 'direct', reason: '' });
+    if (this.#waitingSince === null) this.#waitingSince = performance.now();
     this.#video.src = this.#options.hlsUrl || '';
     this.#play();
   }
 
+  /**
+   * A JPEG arrived. One is decoded at a time, off screen; while it decodes, only the newest
+   * waits (older ones are skipped), so at most two object URLs exist: the one shown and the
+   * one decoding. The image then swaps to the decoded picture at once, without a blank gap.
+   * @param {ArrayBuffer} data
+   */
+  #onJpeg(data) {
+    if (!this.#options.image) return;
+    if (this.#loadingUrl !== null) {
+      this.#nextFrame = data;
+      return;
+    }
+    const url = URL.createObjectURL(new Blob([data], { type: JPEG_TYPE }));
+    this.#loadingUrl = url;
+    const loader = new Image();
+    loader.src = url;
+    loader.decode().then(
+      () => this.#onImageLoaded(url, true),
+      () => this.#onImageLoaded(url, false),
+    );
+  }
+
+  /**
+   * @param {string} url the object URL that was decoding
+   * @param {boolean} ok whether it decoded
+   */
+  #onImageLoaded(url, ok) {
+    const image = this.#options.image;
+    if (!image || url !== this.#loadingUrl) return; // stopped meanwhile: already revoked
+    this.#loadingUrl = null;
+    if (ok) {
+      image.src = url;
+      if (this.#shownUrl) URL.revokeObjectURL(this.#shownUrl);
+      this.#shownUrl = url;
+      this.#frames += 1;
+      image.dataset.frames = String(this.#frames);
+      this.#lastFrameAt = performance.now();
+      this.#attempt = 0;
+      if (this.#state !== 'playing' && this.#jpeg && this.#running) this.#setState('playing', '');
+    } else {
+      URL.revokeObjectURL(url); // a broken frame: the previous one stays on screen
+    }
+    const next = this.#nextFrame;
+    this.#nextFrame = null;
+    if (next && this.#jpeg && this.#running) this.#onJpeg(next);
+  }
+
+  /** Forgets the JPEGs: revokes their object URLs and empties the image. */
+  #clearImage() {
+    this.#nextFrame = null;
+    for (const url of [this.#shownUrl, this.#loadingUrl]) if (url) URL.revokeObjectURL(url);
+    this.#shownUrl = null;
+    this.#loadingUrl = null;
+    this.#options.image?.removeAttribute('src');
+  }
+
+  /** @param {boolean} on show the image (JPEG mode) instead of the video */
+  #showJpeg(on) {
+    const image = this.#options.image;
+    if (!image) return;
+    image.hidden = !on;
+    this.#video.hidden = on;
+  }
+
+  /** @param {PlayerDelivery} delivery */
+  #setDelivery(delivery) {
+    const old = this.#delivery;
+    if (old && old.delivery === delivery.delivery && old.reason === delivery.reason) return;
+    this.#delivery = delivery;
+    this.#options.onDelivery?.({ ...delivery });
+  }
+
   /** Stops feeding the video but leaves its last frame on screen. */
   #detachSink() {
+    this.#lastPosition = -1;
     this.#sink?.close();
     this.#sink = null;
     this.#pendingMime = null;
@@ -646,6 +928,7 @@ export class LivePlayer {
     this.#state = state;
     this.#detail = detail;
     this.#video.dataset.state = state;
+    if (this.#options.image) this.#options.image.dataset.state = state;
     this.#options.onStatus?.({ state, detail });
   }
 

@@ -8,8 +8,8 @@
 
 import * as api from './api.js';
 import { h } from './dom.js';
-import { LivePlayer, playbackMode, supportedCodecs } from './player.js';
-import { codecName, decodableStreams, describeStream, pickStream } from './streams.js';
+import { LivePlayer, supportedCodecs } from './player.js';
+import { codecName, describeStream, pickStream } from './streams.js';
 import { viewForm } from './viewform.js';
 
 /** @typedef {import('./api.js').Camera} Camera */
@@ -17,6 +17,7 @@ import { viewForm } from './viewform.js';
 /** @typedef {import('./api.js').Stream} Stream */
 /** @typedef {import('./api.js').User} User */
 /** @typedef {import('./player.js').PlayerStatus} PlayerStatus */
+/** @typedef {import('./player.js').PlayerDelivery} PlayerDelivery */
 
 /**
  * @typedef {object} View
@@ -50,6 +51,20 @@ const NO_OP = () => {};
 
 /** How long a new tile waits at most for all its camera's streams to tell their size. */
 const SETTLE_MS = 10000;
+
+/** The JPEG frame rate a grid tile asks for when it gets transcoded video. */
+const TILE_JPEG_FPS = 15;
+
+/** Why the server sends JPEGs, in words (the `reason` of its "transcoded" notice). */
+const REASON_TEXT = {
+  direct_disabled: 'direct streaming is off',
+  codec_unsupported: 'codec not supported',
+  low_frame_rate: 'low frame rate',
+  privacy_mask: 'privacy mask',
+  not_started: 'video did not start',
+  connection_lost: 'connection lost',
+  requested: 'requested',
+};
 
 /**
  * @param {HTMLElement} element
@@ -173,18 +188,93 @@ function liveVideo(poster, label) {
 }
 
 /**
+ * The <img> that shows transcoded video (JPEG frames), hidden while the video plays directly.
+ * @param {string} [label] an accessible name
+ * @returns {HTMLImageElement}
+ */
+function jpegImage(label) {
+  return /** @type {HTMLImageElement} */ (
+    h('img', {
+      class: 'jpeg',
+      alt: label || '',
+      'aria-hidden': label ? null : 'true',
+      decoding: 'async',
+      hidden: true,
+    })
+  );
+}
+
+/**
+ * The small badge saying how the video comes (`.delivery`, empty until known).
+ * @returns {HTMLElement}
+ */
+function deliveryBadge() {
+  return h('span', { class: 'delivery' });
+}
+
+/**
+ * @param {HTMLElement} badge
+ * @param {PlayerDelivery | null} delivery null: not known (no player)
+ */
+function showDelivery(badge, delivery) {
+  if (!delivery) {
+    delete badge.dataset.delivery;
+    delete badge.dataset.reason;
+    badge.textContent = '';
+    badge.removeAttribute('title');
+    return;
+  }
+  badge.dataset.delivery = delivery.delivery;
+  badge.dataset.reason = delivery.reason;
+  const words = REASON_TEXT[delivery.reason] || delivery.reason || 'server decision';
+  badge.textContent = delivery.delivery === 'direct' ? 'direct' : `transcoded: ${words}`;
+  badge.title =
+    delivery.delivery === 'direct'
+      ? "The camera's own video, played by the browser"
+      : `JPEG pictures made by the server (${words})`;
+}
+
+/**
+ * The JPEG size for a box: its CSS size × devicePixelRatio, shrunk to the stream's aspect
+ * ratio when known (the server stretches to the exact size asked), in even pixels.
+ * @param {HTMLElement} box
+ * @param {Stream[]} streams
+ * @returns {{width: number, height: number} | null} null: not laid out yet
+ */
+function jpegSize(box, streams) {
+  const rect = box.getBoundingClientRect();
+  const ratio = window.devicePixelRatio || 1;
+  let width = rect.width * ratio;
+  let height = rect.height * ratio;
+  if (width < 16 || height < 16) return null;
+  const shaped = streams.find((stream) => stream.width > 0 && stream.height > 0);
+  if (shaped) {
+    const aspect = shaped.width / shaped.height;
+    if (width / height > aspect) width = height * aspect;
+    else height = width / aspect;
+  }
+  const even = (/** @type {number} */ value) => Math.max(16, 2 * Math.round(value / 2));
+  return { width: even(width), height: even(height) };
+}
+
+/**
  * Starts a LivePlayer for a camera, or explains why there is none.
  * @param {HTMLVideoElement} video
+ * @param {HTMLImageElement} image where JPEG frames go when the video comes transcoded
  * @param {Camera} camera
  * @param {Stream | null} stream null: the server picks the highest resolution
  * @param {ViewContext} ctx
  * @param {{onStatus: (status: PlayerStatus) => void,
+ *          onDelivery: (delivery: PlayerDelivery | null) => void,
+ *          size: () => ({width: number, height: number} | null),
+ *          fps?: number | null,
  *          onInfo?: (info: import('./player.js').PlayerInfo) => void}} hooks
  * @returns {LivePlayer | null}
  */
-function startPlayer(video, camera, stream, ctx, hooks) {
+function startPlayer(video, image, camera, stream, ctx, hooks) {
   const codecs = supportedCodecs();
-  const problem = cannotPlay(camera, codecs);
+  hooks.onDelivery(null);
+  const problem = cannotPlay(camera);
   if (problem) {
     video.dataset.state = problem.state;
     video.dataset.drops = '0';
@@ -194,8 +284,12 @@ function startPlayer(video, camera, stream, ctx, hooks) {
   const query = { stream: stream ? stream.id : null, codecs: [...codecs] };
   const player = new LivePlayer(video, api.liveSocketUrl(camera.id, query), {
     hlsUrl: api.hlsUrl(camera.id, query),
+    image,
+    size: hooks.size,
+    fps: hooks.fps ?? null,
     onStatus: hooks.onStatus,
     onInfo: hooks.onInfo,
+    onDelivery: hooks.onDelivery,
     onUnauthorized: ctx.sessionEnded,
   });
   player.start();
@@ -203,17 +297,13 @@ function startPlayer(video, camera, stream, ctx, hooks) {
 }
 
 /**
+ * A browser without video decoding, or without the camera's codec, still gets JPEGs from the
+ * server; only a disabled camera shows nothing.
  * @param {Camera} camera
- * @param {Set<string>} codecs
  * @returns {PlayerStatus | null} why this camera cannot play here, or null
  */
-function cannotPlay(camera, codecs) {
-  if (!playbackMode()) return { state: 'error', detail: 'This browser cannot play live video.' };
+function cannotPlay(camera) {
   if (camera.status === 'disabled') return { state: 'offline', detail: 'The camera is disabled.' };
-  if (camera.streams.length && !decodableStreams(camera.streams, codecs).length) {
-    const names = [...new Set(camera.streams.map((s) => codecName(s.codec)))].join(', ');
-    return { state: 'error', detail: `This browser cannot decode this camera's video (${names}).` };
-  }
   return null;
 }
 
@@ -469,16 +559,21 @@ function reportError(error, ctx) {
  */
 function cameraTile(camera, ctx, running) {
   const video = liveVideo(null); // the poster comes with the stream
+  const image = jpegImage();
   const name = h('span', { class: 'tile-name' }, camera.name);
   const status = h('span', { class: 'tile-status badge' });
   const detail = h('span', { class: 'tile-detail' });
+  const delivery = deliveryBadge();
   const link = h(
     'a',
     { class: 'tile', href: cameraHref(camera.id), 'data-camera-id': camera.id },
     video,
+    image,
     h('span', { class: 'tile-bar' }, name, status),
+    delivery,
     detail,
   );
+  const onDelivery = (/** @type {PlayerDelivery | null} */ d) => showDelivery(delivery, d);
   const onStatus = (/** @type {PlayerStatus} */ s) =>
     showStatus(link, status, detail, s, camera.status === 'disabled' ? 'Disabled' : undefined);
   /** @type {LivePlayer | null} */
@@ -500,7 +595,7 @@ function cameraTile(camera, ctx, running) {
   /** Starts a player when the camera can play and none exists yet. */
   const begin = () => {
     if (player || !running) return;
-    const problem = cannotPlay(camera, supportedCodecs());
+    const problem = cannotPlay(camera);
     if (problem) {
       onStatus(problem);
       return;
@@ -509,9 +604,17 @@ function cameraTile(camera, ctx, running) {
       onStatus({ state: 'connecting', detail: '' });
       return;
     }
-    const stream = pickStream(camera.streams, supportedCodecs(), 'lowest');
+    // No stream in a codec this browser decodes: the smallest one anyway, transcoded.
+    const stream =
+      pickStream(camera.streams, supportedCodecs(), 'lowest') ||
+      pickStream(camera.streams, new Set(camera.streams.map((s) => s.codec)), 'lowest');
     video.poster = api.snapshotUrl(camera.id, stream ? stream.id : null);
-    player = startPlayer(video, camera, stream, ctx, { onStatus });
+    player = startPlayer(video, image, camera, stream, ctx, {
+      onStatus,
+      onDelivery,
+      size: () => jpegSize(link, stream ? [stream] : camera.streams),
+      fps: TILE_JPEG_FPS,
+    });
   };
   onStatus({ state: 'connecting', detail: '' });
   begin();
@@ -523,6 +626,7 @@ function cameraTile(camera, ctx, running) {
       if (player && next.status === 'disabled') {
         player.stop();
         player = null;
+        onDelivery(null);
       }
       begin();
     },
@@ -578,9 +682,19 @@ export function cameraView(camera, ctx, backLabel) {
   back.addEventListener('click', () => ctx.back());
 
   const video = liveVideo(api.snapshotUrl(camera.id), `Live video of ${camera.name}`);
+  const image = jpegImage(`Live video of ${camera.name}`);
   const status = h('span', { class: 'camera-status badge', role: 'status' });
   const detail = h('span', { class: 'camera-detail' });
-  const stage = h('div', { class: 'stage' }, video, h('span', { class: 'stage-bar' }, status), detail);
+  const delivery = deliveryBadge();
+  const stage = h(
+    'div',
+    { class: 'stage' },
+    video,
+    image,
+    h('span', { class: 'stage-bar' }, delivery, status),
+    detail,
+  );
+  const onDelivery = (/** @type {PlayerDelivery | null} */ d) => showDelivery(delivery, d);
   const info = h('p', { class: 'camera-info' });
 
   const override = camera.status === 'disabled' ? 'Disabled' : undefined;
@@ -595,7 +709,13 @@ export function cameraView(camera, ctx, backLabel) {
   const play = () => {
     player?.stop();
     info.textContent = '';
-    player = startPlayer(video, camera, chosen, ctx, { onStatus, onInfo });
+    player = startPlayer(video, image, camera, chosen, ctx, {
+      onStatus,
+      onInfo,
+      onDelivery,
+      // The stage's box; no frame-rate limit in the single view.
+      size: () => jpegSize(stage, chosen ? [chosen] : camera.streams),
+    });
   };
 
   const controls = h('div', { class: 'camera-controls' });
@@ -623,6 +743,7 @@ export function cameraView(camera, ctx, backLabel) {
       if (!next || (next.status === 'disabled') !== (camera.status === 'disabled')) return false;
       heading.textContent = next.name;
       video.setAttribute('aria-label', `Live video of ${next.name}`);
+      image.alt = `Live video of ${next.name}`;
       return true;
     },
     pause: () => player?.stop(),
@@ -638,7 +759,8 @@ export function cameraView(camera, ctx, backLabel) {
 function describeInfo(info) {
   const parts = [];
   if (info.width && info.height) parts.push(`${info.width}×${info.height}`);
-  if (info.codec) parts.push(codecName(info.codec));
+  if (info.codec === 'jpeg') parts.push('JPEG (transcoded)');
+  else if (info.codec) parts.push(codecName(info.codec));
   // Skipped frames are normal on a slow network; shown quietly for the curious.
   if (info.drops) parts.push(`${info.drops} frames skipped`);
   return parts.join(' · ');
@@ -657,8 +779,9 @@ function streamPicker(camera, onChange) {
   select.append(h('option', { value: '' }, 'Best available'));
   camera.streams.forEach((stream, index) => {
     const decodable = !stream.codec || codecs.has(stream.codec);
-    const label = describeStream(stream, index) + (decodable ? '' : ' (not supported here)');
-    select.append(h('option', { value: stream.id, disabled: !decodable }, label));
+    // The server transcodes a stream this browser cannot decode (JPEG frames).
+    const label = describeStream(stream, index) + (decodable ? '' : ' (transcoded here)');
+    select.append(h('option', { value: stream.id }, label));
   });
   select.addEventListener('change', () => {
     onChange(camera.streams.find((stream) => stream.id === select.value) || null);

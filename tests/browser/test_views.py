@@ -11,15 +11,11 @@ from playwright.sync_api import Browser, Page, expect
 from tests.browser.test_web_client import log_in, playing
 from tests.conftest import ADMIN, OPERATOR
 from tests.support.media_checks import wait_for_online
-from tests.support.server import RunningServer
+from tests.support.server import RunningServer, auth
 
 pytestmark = pytest.mark.browser
 
 AddCamera = Callable[[str], str]
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture

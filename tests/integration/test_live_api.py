@@ -13,11 +13,7 @@ from camgate.media import h26x
 from camgate.media.fmp4 import iter_boxes
 from tests.conftest import login
 from tests.support.media_checks import decode_mp4, read_progressive, wait_for_online
-from tests.support.server import RunningServer
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+from tests.support.server import RunningServer, auth
 
 
 @pytest.fixture

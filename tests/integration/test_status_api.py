@@ -11,11 +11,7 @@ import httpx
 import websockets
 
 from tests.support.media_checks import wait_for_online
-from tests.support.server import RunningServer
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+from tests.support.server import RunningServer, auth
 
 
 def test_status_shows_who_watches_what(

@@ -14,11 +14,7 @@ import websockets
 from PIL import Image
 
 from tests.support.media_checks import wait_for_online
-from tests.support.server import RunningServer
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+from tests.support.server import RunningServer, auth
 
 
 @pytest.fixture

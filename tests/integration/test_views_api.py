@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.support.server import RunningServer
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
+from tests.support.server import RunningServer, auth
 
 
 def add_camera(server: RunningServer, token: str, name: str) -> str:

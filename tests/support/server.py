@@ -20,6 +20,11 @@ from camgate.server import UVICORN_OPTIONS, listening_socket
 from camgate.settings import ServerSettings
 
 
+def auth(token: str) -> dict[str, str]:
+    """The header of a request made with ``token``."""
+    return {"Authorization": f"Bearer {token}"}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

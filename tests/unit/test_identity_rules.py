@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from camgate.core.redact import redact_url, strip_credentials, with_credentials
 from camgate.identity.limiter import LoginLimiter
 from camgate.identity.models import Role, User
 from camgate.identity.passwords import Passwords, check_password_policy
 from camgate.identity.service import IdentityService
+from tests.support.clock import FakeClock
 
 
 def _user(role: Role) -> User:
@@ -28,17 +27,6 @@ def test_deny_builtin_administrator_toggle() -> None:
     assert IdentityService.can_view(_user(ADMIN), "cam-b", deny_builtin_administrator=False)
     assert not IdentityService.can_view(_user(ADMIN), "cam-b", deny_builtin_administrator=True)
     assert IdentityService.can_view(_user(OPERATOR), "cam-a", deny_builtin_administrator=True)
-
-
-@dataclass
-class FakeClock:
-    t: float = 1000.0
-
-    def now(self) -> float:
-        return self.t
-
-    def monotonic(self) -> float:
-        return self.t
 
 
 def test_limiter_blocks_after_five_failures_and_lifts_after_the_window() -> None:

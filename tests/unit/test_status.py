@@ -1,20 +1,8 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from camgate.live.viewers import Delivery, ViewerRegistry
 from camgate.status.service import StatusService
-
-
-@dataclass
-class FakeClock:
-    t: float = 1_000.0
-
-    def now(self) -> float:
-        return self.t
-
-    def monotonic(self) -> float:
-        return self.t
+from tests.support.clock import FakeClock
 
 
 def test_status_counts_streams_and_rates_per_session() -> None:

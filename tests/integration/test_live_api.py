@@ -254,3 +254,25 @@ def test_login_token_works_again_after_a_new_login(server: RunningServer) -> Non
     second = login(server.base_url, "admin", "admin-password-1")
     assert first != second
     assert httpx.get(f"{server.base_url}/api/v1/auth/me", headers=auth(first)).status_code == 200
+
+
+def test_logout_ends_the_sessions_open_streams(
+    server: RunningServer, admin_token: str, camera_id: str
+) -> None:
+    async def watch_then_log_out() -> int | None:
+        url = f"{server.ws_url}/api/v1/cameras/{camera_id}/live?token={admin_token}"
+        async with websockets.connect(url) as ws:
+            await ws.recv()
+            async with httpx.AsyncClient() as client:
+                response = await client.post(
+                    f"{server.base_url}/api/v1/auth/logout", headers=auth(admin_token)
+                )
+                assert response.status_code == 204
+            try:
+                for _ in range(300):  # about 10 s of video: the stream should end long before
+                    await asyncio.wait_for(ws.recv(), 10)
+            except websockets.ConnectionClosed as closed:
+                return closed.rcvd.code if closed.rcvd else None
+        return None
+
+    assert asyncio.run(watch_then_log_out()) == 4401

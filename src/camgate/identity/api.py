@@ -87,6 +87,7 @@ async def login(
 @public_router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
 async def logout(principal: CurrentPrincipal, services: ServicesDep, response: Response) -> None:
     await services.identity.logout(principal)
+    services.viewers.end_session(principal.session_id)  # its open streams end with it
     response.delete_cookie(SESSION_COOKIE, path="/")
 
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import BaseModel
 
-from camgate.status.models import ServerStatus
+from camgate.status.models import ServerStatus, UserStatus
 
 #: Where a running server leaves its status for ``camgate status`` (in the data folder).
 STATUS_FILE = "status.json"
@@ -21,16 +20,6 @@ class CpuPoint(BaseModel):
     percent: float
 
 
-class UserOut(BaseModel):
-    user: str
-    state: str
-    video_kBps: float
-    audio_kBps: float
-    transcoded_video_streams: int
-    direct_video_streams: int
-    transcoded_audio_streams: int
-
-
 class StatusOut(BaseModel):
     active_since: datetime
     cpu_percent: float
@@ -39,7 +28,8 @@ class StatusOut(BaseModel):
     level: int
     hardware_decoding: str
     transcoders: int
-    users: list[UserOut]
+    #: The manual's Active users table (the dataclass serializes as it is).
+    users: list[UserStatus]
 
     @classmethod
     def of(cls, status: ServerStatus) -> StatusOut:
@@ -54,7 +44,7 @@ class StatusOut(BaseModel):
             level=status.level,
             hardware_decoding=status.hardware_decoding,
             transcoders=status.transcoders,
-            users=[UserOut(**asdict(user)) for user in status.users],
+            users=list(status.users),
         )
 
 

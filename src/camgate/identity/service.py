@@ -8,7 +8,10 @@ import hashlib
 import json
 import secrets
 import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -21,6 +24,8 @@ from camgate.identity import store
 from camgate.identity.limiter import LoginLimiter
 from camgate.identity.models import Principal, Role, User
 from camgate.identity.passwords import Passwords, check_password_policy
+
+T = TypeVar("T")
 
 #: A session unused for this long ends (the client timeout of U3 governs streams, not logins).
 SESSION_IDLE_S = 24 * 3600
@@ -65,6 +70,11 @@ class IdentityService:
         self._key = key
         self._passwords = passwords or Passwords()
         self._limiter = LoginLimiter(clock)
+        # Its own threads: the default executor may be busy (demo clips) and logins must not wait.
+        self._hashing = ThreadPoolExecutor(max_workers=2, thread_name_prefix="argon2")
+
+    async def _off_loop(self, work: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._hashing, work, *args)
 
     # --- users -----------------------------------------------------------------------------
 
@@ -72,7 +82,7 @@ class IdentityService:
         name = _valid_username(username)
         if reason := check_password_policy(password):
             raise invalid(reason)
-        password_hash = await asyncio.to_thread(self._passwords.hash, password)
+        password_hash = await self._off_loop(self._passwords.hash, password)
         async with self._db() as db:
             role = await store.role_by_name(db, role_name)
             if role is None:
@@ -117,7 +127,7 @@ class IdentityService:
             row = await store.user_row_by_name(db, username)
             if row is None:
                 raise not_found(f"user {username!r}")
-            row.password_hash = await asyncio.to_thread(self._passwords.hash, password)
+            row.password_hash = await self._off_loop(self._passwords.hash, password)
             # A new password ends every session that the old one opened.
             await store.delete_sessions_of(db, row.id)
             await db.commit()
@@ -157,13 +167,13 @@ class IdentityService:
             row = await store.user_row_by_name(db, username)
             # argon2 takes tens of milliseconds of CPU: off the loop, or every viewer stalls.
             stored = row.password_hash if row else None
-            ok = await asyncio.to_thread(self._passwords.verify, stored, password)
+            ok = await self._off_loop(self._passwords.verify, stored, password)
             if row is None or not ok:
                 self._limiter.failed(*keys)
                 raise unauthorized("wrong user name or password")
             self._limiter.succeeded(*keys)
             if self._passwords.needs_rehash(row.password_hash):
-                row.password_hash = await asyncio.to_thread(self._passwords.hash, password)
+                row.password_hash = await self._off_loop(self._passwords.hash, password)
             token = secrets.token_urlsafe(32)
             now = self._clock.now()
             db.add(

@@ -25,15 +25,17 @@ from camgate.cameras.service import CameraService
 from camgate.context import open_core
 from camgate.core.clock import Clock, SystemClock
 from camgate.identity import api as identity_api
+from camgate.identity.liveness import Liveness
 from camgate.live import api as live_api
 from camgate.live import jpeg_api
 from camgate.live.hls import HlsOutputs
 from camgate.live.limiting import Limits
 from camgate.live.runtime import LiveRuntime
+from camgate.live.timeout import ClientTimeout
 from camgate.live.viewers import ViewerRegistry
 from camgate.media.timeline import backoff_delay
 from camgate.media.transcode import TranscoderRegistry
-from camgate.settings import ServerSettings
+from camgate.settings import HardwareDecoding, ServerSettings
 from camgate.status import api as status_api
 from camgate.status.schema import STATUS_FILE
 from camgate.status.service import StatusService
@@ -105,12 +107,18 @@ def create_app(
         async with open_core(settings.data_dir, clock) as core:
             runtime = LiveRuntime(settings.cache_dir, backoff=backoff)
             viewers = ViewerRegistry()
+            liveness = Liveness()
             limits = Limits(lambda: core.settings.tree.performance, clock.monotonic)
             # Decoding and JPEG encoding release the GIL: one worker per core does the work.
             pool = ThreadPoolExecutor(
                 max_workers=os.cpu_count() or 2, thread_name_prefix="transcode"
             )
-            transcoders = TranscoderRegistry(pool)
+            transcoders = TranscoderRegistry(
+                pool,
+                prefer_hardware=lambda: (
+                    core.settings.tree.performance.hardware_decoding == HardwareDecoding.AUTO
+                ),
+            )
             svc = Services(
                 server=settings,
                 clock=clock,
@@ -124,8 +132,10 @@ def create_app(
                     viewers,
                     cpu_percent=psutil.cpu_percent,
                     level=lambda: limits.level.index,
-                    hardware_decoding=lambda: "software",
+                    hardware_decoding=transcoders.decoders.in_use,
                     transcoders=lambda: transcoders.running,
+                    live_sessions=liveness.sessions,
+                    sessions_timed_out=lambda: liveness.timed_out,
                     on_load=limits.observe,
                 ),
                 transcoders=transcoders,
@@ -139,6 +149,14 @@ def create_app(
                         core.settings.tree.general.features.all_cameras_view
                     ),
                 ),
+                liveness=liveness,
+            )
+            timeout = ClientTimeout(
+                liveness,
+                viewers,
+                clock,
+                timeout_s=lambda: core.settings.tree.connectivity.client_timeout_s,
+                end_login=core.identity.end_session,
             )
             await svc.cameras.reconcile()
             app.state.services = svc
@@ -147,6 +165,7 @@ def create_app(
                 asyncio.create_task(
                     svc.status.run(settings.data_dir / STATUS_FILE), name="status-sampler"
                 ),
+                asyncio.create_task(timeout.run(), name="client-timeout"),
             ]
             try:
                 yield

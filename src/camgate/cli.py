@@ -279,6 +279,7 @@ def status() -> None:
     out.print(f"External bandwidth   {found.bandwidth_out_kbps:.0f} kbit/s")
     out.print(f"Limitation level     {found.level}")
     out.print(f"Hardware decoding    {found.hardware_decoding}")
+    out.print(f"Sessions timed out   {found.sessions_timed_out}")
     table = Table(
         "user",
         "state",

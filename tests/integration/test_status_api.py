@@ -58,8 +58,11 @@ def test_status_shows_who_watches_what(
         "users",
     }
     assert status["level"] == 1
-    (admin,) = status["users"]  # type: ignore[misc]
+    # Every live session is a line, watching or not: the operator has logged in only.
+    admin, operator = status["users"]  # type: ignore[misc]
     assert admin["user"] == "admin" and admin["state"] == "Logged in"
+    assert operator["user"] == "olivia" and operator["state"] == "Logged in"
+    assert operator["direct_video_streams"] == operator["transcoded_video_streams"] == 0
     assert admin["direct_video_streams"] == 2 and admin["transcoded_video_streams"] == 0
     assert admin["video_kBps"] > 10  # two 360p streams of about 60 kB/s each
     assert status["bandwidth_out_kbps"] > 80  # type: ignore[operator]
@@ -70,7 +73,7 @@ def test_status_shows_who_watches_what(
 
     time.sleep(0.5)
     after = httpx.get(f"{base}/api/v1/status", headers=auth(admin_token)).json()
-    assert after["users"] == []  # the viewers left
+    assert [u["direct_video_streams"] for u in after["users"]] == [0, 0]  # the viewers left
     assert httpx.get(f"{base}/api/v1/status", headers=auth(operator_token)).status_code == 403
     assert httpx.get(f"{base}/metrics", headers=auth(operator_token)).status_code == 403
 

@@ -12,6 +12,7 @@ from camgate.admin.service import SettingsService
 from camgate.cameras.service import CameraService
 from camgate.core.clock import Clock
 from camgate.core.errors import forbidden, unauthorized
+from camgate.identity.liveness import Liveness
 from camgate.identity.models import Principal, User
 from camgate.identity.service import IdentityService
 from camgate.live.hls import HlsOutputs
@@ -42,11 +43,17 @@ class Services:
     limits: Limits
     settings: SettingsService
     views: ViewService
+    liveness: Liveness
 
     def can_view(self, user: User, camera_id: str) -> bool:
         """Whether ``user`` may watch ``camera_id`` with the settings in force."""
         deny = self.settings.tree.general.features.deny_builtin_administrator
         return IdentityService.can_view(user, camera_id, deny_builtin_administrator=deny)
+
+    def heard_from(self, principal: Principal) -> Principal:
+        """Records a sign of life of the principal's session (the client timeout, U3)."""
+        self.liveness.seen(principal.session_id, principal.user.username, self.clock.monotonic())
+        return principal
 
 
 def services(connection: HTTPConnection) -> Services:
@@ -69,7 +76,8 @@ async def current_principal(request: Request) -> Principal:
     token = _bearer(request)
     if token is None:
         raise unauthorized()
-    return await services(request).identity.authenticate(token)
+    svc = services(request)
+    return svc.heard_from(await svc.identity.authenticate(token))
 
 
 async def media_principal(connection: HTTPConnection, camera_id: str) -> Principal:
@@ -77,7 +85,8 @@ async def media_principal(connection: HTTPConnection, camera_id: str) -> Princip
     token = _bearer(connection) or connection.query_params.get("token")
     if token is None:
         raise unauthorized()
-    return await services(connection).identity.authenticate_media(token, camera_id)
+    svc = services(connection)
+    return svc.heard_from(await svc.identity.authenticate_media(token, camera_id))
 
 
 async def websocket_principal(websocket: WebSocket, camera_id: str) -> Principal:

@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field
 
 from camgate.api.deps import SESSION_COOKIE, AdminPrincipal, CurrentPrincipal, ServicesDep
 from camgate.identity.models import Role, User
-from camgate.identity.service import SESSION_IDLE_S
+from camgate.identity.service import SESSION_IDLE_S, token_hash
 
 public_router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 router = APIRouter(prefix="/api/v1", tags=["users"])
@@ -72,6 +72,8 @@ async def login(
     result = await services.identity.login(
         body.username, body.password, address=address, client=request.headers.get("user-agent", "")
     )
+    now = services.clock.monotonic()
+    services.liveness.seen(token_hash(result.token), result.user.username, now)
     response.set_cookie(
         SESSION_COOKIE,
         result.token,
@@ -86,9 +88,21 @@ async def login(
 
 @public_router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
 async def logout(principal: CurrentPrincipal, services: ServicesDep, response: Response) -> None:
-    await services.identity.logout(principal)
+    await services.identity.end_session(principal.session_id)
+    services.liveness.forget(principal.session_id)
     services.viewers.end_session(principal.session_id)  # its open streams end with it
     response.delete_cookie(SESSION_COOKIE, path="/")
+
+
+class KeepaliveOut(BaseModel):
+    #: A session silent for longer than this ends; signal every third of it.
+    timeout_s: int
+
+
+@public_router.post("/keepalive", summary="Tell the server that this client is still running")
+async def keepalive(_principal: CurrentPrincipal, services: ServicesDep) -> KeepaliveOut:
+    # Authenticating the request is the sign of life (every request counts as one).
+    return KeepaliveOut(timeout_s=services.settings.tree.connectivity.client_timeout_s)
 
 
 @public_router.get("/me")

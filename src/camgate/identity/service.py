@@ -190,9 +190,10 @@ class IdentityService:
         assert user is not None
         return Login(token, user)
 
-    async def logout(self, principal: Principal) -> None:
+    async def end_session(self, session_id: str) -> None:
+        """Ends a login (logout, or the client timeout): its token is refused from now on."""
         async with self._db() as db:
-            row = await store.session_by_hash(db, principal.session_id)
+            row = await store.session_by_hash(db, session_id)
             if row is not None:
                 await db.delete(row)
                 await db.commit()

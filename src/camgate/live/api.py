@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncGenerator, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -18,7 +19,7 @@ from camgate.cameras.models import Camera
 from camgate.core.errors import CamgateError, ErrorKind, forbidden, invalid, not_found
 from camgate.identity.models import Principal
 from camgate.identity.service import MEDIA_TOKEN_S
-from camgate.live.access import viewable_camera, watching
+from camgate.live.access import ViewerStream, viewable_camera, watching
 from camgate.live.fallback import FallbackReason, fallback_reason
 from camgate.live.hls import HlsOutput, render_playlist
 from camgate.live.jpeg import DEFAULT_QUALITY, JpegRequest, plan, sized
@@ -35,6 +36,8 @@ router = APIRouter(prefix="/api/v1/cameras/{camera_id}", tags=["live"])
 
 #: WebSocket close codes (4000 + the HTTP status they stand for).
 CLOSE_UNAUTHORIZED = 4401
+#: How long closing a WebSocket may wait for the client to take the close frame.
+CLOSE_WAIT_S = 2.0
 CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 _CLOSE_FOR = {
@@ -139,11 +142,15 @@ async def _pump_websocket(
             viewer.sent(len(item.data))
 
 
-async def _drain_client(websocket: WebSocket) -> None:
-    """Reads (and ignores) what the client sends, to notice when it goes away."""
+async def _drain_client(websocket: WebSocket, heard: Callable[[], object]) -> None:
+    """Reads what the client sends, to notice when it goes away: every message (a keepalive, say)
+    is a sign of life of its session."""
     with contextlib.suppress(WebSocketDisconnect):
         while True:
-            await websocket.receive()
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return
+            heard()
 
 
 def _decide(
@@ -188,11 +195,16 @@ def _client_reason(transcode: bool, fallback: str | None) -> FallbackReason | No
         raise invalid(f"unknown fallback reason {fallback!r}") from error
 
 
-async def _serve(websocket: WebSocket, pump: Coroutine[Any, Any, None], viewer: Viewer) -> None:
+async def _serve(
+    websocket: WebSocket,
+    pump: Coroutine[Any, Any, None],
+    viewer: Viewer,
+    heard: Callable[[], object],
+) -> None:
     """Runs a viewer's pump until it ends, the client leaves, or the session ends."""
     tasks = {
         asyncio.create_task(pump),
-        asyncio.create_task(_drain_client(websocket)),
+        asyncio.create_task(_drain_client(websocket, heard)),
     }
     ended = asyncio.create_task(viewer.ended.wait())
     done, pending = await asyncio.wait(tasks | {ended}, return_when=asyncio.FIRST_COMPLETED)
@@ -201,7 +213,10 @@ async def _serve(websocket: WebSocket, pump: Coroutine[Any, Any, None], viewer: 
     await asyncio.gather(*pending, return_exceptions=True)
     if ended in done:
         with contextlib.suppress(Exception):
-            await websocket.close(CLOSE_UNAUTHORIZED, "the session has ended")
+            # A client that reads nothing any more cannot take the close frame either.
+            await asyncio.wait_for(
+                websocket.close(CLOSE_UNAUTHORIZED, "the session has ended"), CLOSE_WAIT_S
+            )
     elif any(isinstance(task.exception(), Closed) for task in done if task is not ended):
         with contextlib.suppress(Exception):
             await websocket.close(1001, "the camera was removed")
@@ -251,29 +266,33 @@ async def live_websocket(
         await websocket.close(_CLOSE_FOR.get(error.kind, 1011), error.detail[:120])
         return
     await websocket.accept()
+    heard = functools.partial(svc.heard_from, principal)
     if chosen is not None and reason is not None:
         with watching(
             svc, principal, camera.id, chosen.stream_id, "websocket", Delivery.TRANSCODED
         ) as viewer:
-            await _serve(websocket, pump_transcoded(websocket, svc, chosen, reason, viewer), viewer)
+            pump = pump_transcoded(websocket, svc, chosen, reason, viewer)
+            await _serve(websocket, pump, viewer, heard)
         return
     assert target is not None
     with (
         watching(svc, principal, camera.id, target.stream_id, "websocket") as viewer,
         target.hub.subscribe_fragments() as subscription,
     ):
-        await _serve(
-            websocket, _pump_websocket(websocket, subscription, target.hub, viewer), viewer
-        )
+        pump = _pump_websocket(websocket, subscription, target.hub, viewer)
+        await _serve(websocket, pump, viewer, heard)
 
 
-async def _progressive(svc: Services, target: LiveTarget) -> AsyncIterator[bytes]:
+async def _progressive(
+    svc: Services, target: LiveTarget, ended: asyncio.Event
+) -> AsyncGenerator[bytes, None]:
+    principal, camera_id, stream_id = target.principal, target.camera.id, target.stream_id
     with (
-        watching(svc, target.principal, target.camera.id, target.stream_id, "mp4") as viewer,
+        watching(svc, principal, camera_id, stream_id, "mp4", ended=ended) as viewer,
         target.hub.subscribe_fragments() as subscription,
     ):
         sent_init: InitSegment | None = None
-        while not viewer.ended.is_set():
+        while True:
             try:
                 item = await subscription.get()
             except Closed:
@@ -300,8 +319,12 @@ async def _progressive(svc: Services, target: LiveTarget) -> AsyncIterator[bytes
 )
 async def live_mp4(target: Target, svc: ServicesDep) -> StreamingResponse:
     _direct_allowed(svc, target)
-    return StreamingResponse(
-        _progressive(svc, target), media_type="video/mp4", headers={"Cache-Control": "no-store"}
+    ended = asyncio.Event()
+    return ViewerStream(
+        _progressive(svc, target, ended),
+        ended=ended,
+        media_type="video/mp4",
+        headers={"Cache-Control": "no-store"},
     )
 
 
@@ -423,7 +446,14 @@ async def snapshot(
     width, height = sized(width, height, config.width, config.height)
     spec = clamp(OutputSpec(width, height, 1.0, quality), svc.limits.level)
     try:
-        jpeg = await asyncio.to_thread(snapshot_jpeg, keyframe, spec, target.camera.privacy_masks)
+        jpeg = await asyncio.to_thread(
+            snapshot_jpeg,
+            keyframe,
+            spec,
+            target.camera.privacy_masks,
+            decoders=svc.transcoders.decoders,
+            prefer_hardware=svc.transcoders.prefer_hardware(),
+        )
     except SnapshotError as error:
         raise CamgateError(ErrorKind.UNAVAILABLE, str(error)) from error
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})

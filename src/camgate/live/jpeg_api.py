@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, WebSocket
@@ -12,7 +13,7 @@ from fastapi.responses import StreamingResponse
 from camgate.api.deps import Services, media_principal, services
 from camgate.cameras.models import Camera
 from camgate.identity.models import Principal
-from camgate.live.access import viewable_camera, watching
+from camgate.live.access import ViewerStream, viewable_camera, watching
 from camgate.live.fallback import FallbackReason
 from camgate.live.jpeg import JpegPlan, JpegRequest, describe, frames, plan
 from camgate.live.viewers import Delivery, Viewer
@@ -37,18 +38,20 @@ def jpeg_request(
 
 
 async def _multipart(
-    svc: Services, principal: Principal, camera: Camera, request: JpegRequest
-) -> AsyncIterator[bytes]:
+    svc: Services,
+    principal: Principal,
+    camera: Camera,
+    request: JpegRequest,
+    ended: asyncio.Event,
+) -> AsyncGenerator[bytes, None]:
     performance = svc.settings.tree.performance
     level = svc.limits.level
     chosen = plan(svc.runtime, camera.id, request, performance, level, None, camera.privacy_masks)
     camera_id = camera.id
     with watching(
-        svc, principal, camera_id, chosen.stream_id, "mjpeg", Delivery.TRANSCODED
+        svc, principal, camera_id, chosen.stream_id, "mjpeg", Delivery.TRANSCODED, ended
     ) as viewer:
         async for _spec, item in frames(svc.transcoders, svc.limits, chosen):
-            if viewer.ended.is_set():
-                return
             if isinstance(item, JpegFrame):
                 head = (
                     f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
@@ -79,8 +82,10 @@ async def live_mjpeg(
     wanted = jpeg_request(width, height, fps, quality, zoom)
     # Plan once here, so that a camera without video answers 503 rather than an empty stream.
     plan(svc.runtime, camera.id, wanted, svc.settings.tree.performance, svc.limits.level, None)
-    return StreamingResponse(
-        _multipart(svc, principal, camera, wanted),
+    ended = asyncio.Event()
+    return ViewerStream(
+        _multipart(svc, principal, camera, wanted, ended),
+        ended=ended,
         media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
         headers={"Cache-Control": "no-store"},
     )

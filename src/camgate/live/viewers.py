@@ -66,6 +66,7 @@ class ViewerRegistry:
         delivery: Delivery,
         protocol: str,
         now: float,
+        ended: asyncio.Event | None = None,
     ) -> Iterator[Viewer]:
         viewer = Viewer(
             next(self._ids),
@@ -77,6 +78,7 @@ class ViewerRegistry:
             protocol,
             now,
             self.counter,
+            ended=ended or asyncio.Event(),
         )
         self._viewers[viewer.id] = viewer
         try:

@@ -20,6 +20,10 @@ Cost, cheapest first:
   encodes the planes: measured on the 1080p → 640×360 path, that costs less CPU than going
   through RGB, and both release the GIL.
 
+Decoders come from :class:`~camgate.media.hwaccel.HardwareDecoders`: on a device when the
+registry's ``prefer_hardware`` says so as a transcoder starts, else (or when the device fails) in
+software.
+
 PyAV gotcha (PyAV 18.1, FFmpeg 8.1): freeing a frame-threaded decoder that still has packets in
 flight deadlocks in ``avcodec_free_context``. Every decoder here is flushed before it is dropped.
 """
@@ -35,16 +39,16 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
 import av
 import numpy as np
 import simplejpeg
-from av.video.codeccontext import VideoCodecContext
 from av.video.reformatter import VideoReformatter
 from numpy.typing import NDArray
 
 from camgate.media.fanout import Closed, Drop, FanOut, Notice, Subscription
+from camgate.media.hwaccel import HardwareDecoders
 from camgate.media.limits import OutputSpec
 from camgate.media.packet import TIMESCALE, MediaPacket, StreamConfig
 from camgate.media.snapshot import decode_keyframe
@@ -74,7 +78,6 @@ CADENCE_TOLERANCE = 0.05
 WALLCLOCK_MEMORY = 64
 SNAPSHOT_QUALITY = 85
 
-_DECODERS = {"h264": "h264", "hevc": "hevc"}
 _EPSILON = 1e-6
 _PACKET_TIME_BASE = Fraction(1, TIMESCALE)
 
@@ -216,13 +219,18 @@ class JpegEncoder:
 
 
 def snapshot_jpeg(
-    packet: MediaPacket, spec: OutputSpec | None = None, masks: Sequence[Rect] = ()
+    packet: MediaPacket,
+    spec: OutputSpec | None = None,
+    masks: Sequence[Rect] = (),
+    *,
+    decoders: HardwareDecoders | None = None,
+    prefer_hardware: bool = False,
 ) -> bytes:
     """A keyframe as JPEG, at ``spec``'s size and quality (else the stream's size), masked.
 
     Blocking: run it in a worker thread.
     """
-    frame = decode_keyframe(packet)
+    frame = decode_keyframe(packet, decoders, prefer_hardware=prefer_hardware)
     if spec is None:
         encoder = JpegEncoder(frame.width, frame.height, SNAPSHOT_QUALITY, masks)
     else:
@@ -231,30 +239,37 @@ def snapshot_jpeg(
 
 
 class _Decoder:
-    """A decoder for one stream configuration (threads AUTO). One thread at a time."""
+    """A decoder for one stream configuration (software: threads AUTO). One thread at a time."""
 
-    def __init__(self, config: StreamConfig) -> None:
+    def __init__(
+        self, config: StreamConfig, decoders: HardwareDecoders, prefer_hardware: bool
+    ) -> None:
         self.config = config
-        context = av.CodecContext.create(_DECODERS[config.codec], "r")
-        self._context = cast(VideoCodecContext, context)
-        self._context.extradata = config.extradata
-        self._context.thread_type = "AUTO"
-        self._context.thread_count = min(MAX_DECODER_THREADS, (os.cpu_count() or 1) + 1)
+        self._decoder = decoders.open(
+            config.codec,
+            config.extradata,
+            prefer_hardware=prefer_hardware,
+            threads=min(MAX_DECODER_THREADS, (os.cpu_count() or 1) + 1),
+        )
 
     def decode(self, packet: MediaPacket) -> list[av.VideoFrame]:
         """Frames that came out; frame threads hold a few back until later packets push them."""
-        return list(self._context.decode(self._packet(packet)))
+        return self._decoder.decode(self._packet(packet))
 
     def decode_alone(self, packet: MediaPacket) -> list[av.VideoFrame]:
         """Decode one keyframe right now: feed it, drain, and reset the decoder for the next."""
-        frames = list(self._context.decode(self._packet(packet)))
-        frames += self._context.decode(None)
-        self._context.flush_buffers()
+        frames = self._decoder.decode(self._packet(packet))
+        frames += self._decoder.decode(None)
+        self._decoder.flush_buffers()
         return frames
 
     def reset(self) -> None:
-        """Forget every packet in flight (before dropping the decoder or after an error)."""
-        self._context.flush_buffers()
+        """Forget every packet in flight (after an error)."""
+        self._decoder.flush_buffers()
+
+    def close(self) -> None:
+        """Flush and release the decoder (before dropping it)."""
+        self._decoder.close()
 
     @staticmethod
     def _packet(packet: MediaPacket) -> av.Packet[Any]:
@@ -282,9 +297,17 @@ class _Outcome:
 class _Pipeline:
     """Decoder, frame picking and encoder of one transcoder: used by one job at a time."""
 
-    def __init__(self, spec: OutputSpec, masks: Sequence[Rect]) -> None:
+    def __init__(
+        self,
+        spec: OutputSpec,
+        masks: Sequence[Rect],
+        decoders: HardwareDecoders,
+        prefer_hardware: bool,
+    ) -> None:
         self._encoder = JpegEncoder(spec.width, spec.height, spec.quality, masks)
         self._gate = FrameRateGate(spec.fps)
+        self._decoders = decoders
+        self._prefer_hardware = prefer_hardware
         self._decoder: _Decoder | None = None
         self._need_keyframe = True
         self._wallclocks: dict[int, float] = {}
@@ -298,7 +321,7 @@ class _Pipeline:
 
     def close(self) -> None:
         if self._decoder is not None:
-            self._decoder.reset()
+            self._decoder.close()
             self._decoder = None
 
     def _feed(self, item: _Work, fresh_from: int, outcome: _Outcome) -> None:
@@ -306,7 +329,7 @@ class _Pipeline:
         if self._decoder is None or self._decoder.config != packet.config:
             # A new stream configuration (the camera reconnected or was reconfigured).
             self.close()
-            self._decoder = _Decoder(packet.config)
+            self._decoder = _Decoder(packet.config, self._decoders, self._prefer_hardware)
             self._need_keyframe = True
         if self._need_keyframe and not packet.is_keyframe:
             return
@@ -358,6 +381,8 @@ class Transcoder:
 
     Decode errors skip to the next keyframe; a new stream configuration (camera reconnect)
     recreates the decoder. Neither stops the transcoder. Call :meth:`close` when done.
+
+    Decoders come from ``decoders`` (a private set if None), on a device if ``prefer_hardware``.
     """
 
     def __init__(
@@ -367,6 +392,8 @@ class Transcoder:
         pool: Executor,
         *,
         masks: Sequence[Rect] = (),
+        decoders: HardwareDecoders | None = None,
+        prefer_hardware: bool = False,
     ) -> None:
         self.spec = spec
         self.masks = tuple(masks)
@@ -381,7 +408,7 @@ class Transcoder:
         self.published_frames = 0
         self._hub = hub
         self._pool = pool
-        self._pipeline = _Pipeline(spec, masks)
+        self._pipeline = _Pipeline(spec, masks, decoders or HardwareDecoders(), prefer_hardware)
         self._cadence = KeyframeCadence()
         self._keyframe_only = self._cadence.keyframes_suffice(spec.fps)
         self._skipping = False
@@ -574,9 +601,21 @@ _Key = tuple[str, OutputSpec, tuple[Rect, ...]]
 
 
 class TranscoderRegistry:
-    """The running transcoders, one per (stream, output spec, masks). Lives on the loop."""
+    """The running transcoders, one per (stream, output spec, masks). Lives on the loop.
 
-    def __init__(self, pool: Executor) -> None:
+    ``prefer_hardware`` is asked as each transcoder starts (the hardware decoding setting: a
+    change applies to transcoders started afterwards); all of them share ``decoders``.
+    """
+
+    def __init__(
+        self,
+        pool: Executor,
+        decoders: HardwareDecoders | None = None,
+        *,
+        prefer_hardware: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.decoders = decoders or HardwareDecoders()
+        self.prefer_hardware = prefer_hardware
         self._pool = pool
         self._transcoders: dict[_Key, Transcoder] = {}
 
@@ -597,7 +636,14 @@ class TranscoderRegistry:
         key = _key(stream_id, spec, masks)
         transcoder = self._transcoders.get(key)
         if transcoder is None or not transcoder.running:
-            transcoder = Transcoder(hub, spec, self._pool, masks=key[2])
+            transcoder = Transcoder(
+                hub,
+                spec,
+                self._pool,
+                masks=key[2],
+                decoders=self.decoders,
+                prefer_hardware=self.prefer_hardware(),
+            )
             transcoder.start()
             self._transcoders[key] = transcoder
         return JpegSubscription(transcoder.subscribe(), lambda: self._release(key, transcoder))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from camgate.status.models import ServerStatus
@@ -37,6 +37,11 @@ class StatusCollector(Collector):
             "camgate_transcoders",
             "Transcoders running (one per distinct output).",
             status.transcoders,
+        )
+        yield CounterMetricFamily(
+            "camgate_sessions_timed_out",
+            "Sessions ended because their client stopped signalling (client timeout).",
+            status.sessions_timed_out,
         )
         hardware = GaugeMetricFamily(
             "camgate_hardware_decoding", "1 for the decoding in use.", labels=["decoder"]

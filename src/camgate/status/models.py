@@ -33,4 +33,6 @@ class ServerStatus:
     hardware_decoding: str
     #: Transcoders running now: one per distinct output, however many viewers share it.
     transcoders: int
+    #: Sessions ended by the client timeout since the start.
+    sessions_timed_out: int
     users: tuple[UserStatus, ...]

@@ -28,6 +28,7 @@ class StatusOut(BaseModel):
     level: int
     hardware_decoding: str
     transcoders: int
+    sessions_timed_out: int
     #: The manual's Active users table (the dataclass serializes as it is).
     users: list[UserStatus]
 
@@ -44,6 +45,7 @@ class StatusOut(BaseModel):
             level=status.level,
             hardware_decoding=status.hardware_decoding,
             transcoders=status.transcoders,
+            sessions_timed_out=status.sessions_timed_out,
             users=list(status.users),
         )
 

@@ -17,17 +17,21 @@ SAMPLE_S = 5.0
 HISTORY = int(3600 / SAMPLE_S)
 
 
-def user_statuses(viewers: Iterable[Viewer], rates: Mapping[int, float]) -> tuple[UserStatus, ...]:
-    """One line per session that watches something, as the manual's Active users table."""
-    sessions: dict[str, list[Viewer]] = {}
+def user_statuses(
+    viewers: Iterable[Viewer], rates: Mapping[int, float], live: Mapping[str, str]
+) -> tuple[UserStatus, ...]:
+    """One line per session that is alive or watches something (the manual's Active users)."""
+    names = dict(live)
+    sessions: dict[str, list[Viewer]] = {session_id: [] for session_id in live}
     for viewer in viewers:
         sessions.setdefault(viewer.session_id, []).append(viewer)
+        names.setdefault(viewer.session_id, viewer.username)
     lines = []
-    for watching in sessions.values():
+    for session_id, watching in sessions.items():
         direct = sum(1 for v in watching if v.delivery is Delivery.DIRECT)
         lines.append(
             UserStatus(
-                user=watching[0].username,
+                user=names[session_id],
                 state="Logged in",
                 video_kBps=round(sum(rates.get(v.id, 0.0) for v in watching) / 1000, 1),
                 audio_kBps=0.0,
@@ -49,6 +53,8 @@ class StatusService:
         level: Callable[[], int],
         hardware_decoding: Callable[[], str],
         transcoders: Callable[[], int] = lambda: 0,
+        live_sessions: Callable[[], Mapping[str, str]] = dict,
+        sessions_timed_out: Callable[[], int] = lambda: 0,
         on_load: Callable[[float, float], None] = lambda _cpu, _mbps: None,
     ) -> None:
         self._clock = clock
@@ -58,6 +64,8 @@ class StatusService:
         self._hardware_decoding = hardware_decoding
         self._on_load = on_load
         self._transcoders = transcoders
+        self._live_sessions = live_sessions
+        self._sessions_timed_out = sessions_timed_out
         self.active_since = clock.now()
         cpu_percent()  # the first reading only starts psutil's measuring interval
         self._history: deque[CpuSample] = deque(maxlen=HISTORY)
@@ -102,5 +110,6 @@ class StatusService:
             level=self._level(),
             hardware_decoding=self._hardware_decoding(),
             transcoders=self._transcoders(),
-            users=user_statuses(self._viewers.viewers(), self._rates),
+            sessions_timed_out=self._sessions_timed_out(),
+            users=user_statuses(self._viewers.viewers(), self._rates, self._live_sessions()),
         )

@@ -98,8 +98,10 @@ def create_app(
     *,
     clock: Clock | None = None,
     backoff: Callable[[int], float] = backoff_delay,
+    cpu_percent: Callable[[], float] = psutil.cpu_percent,
 ) -> FastAPI:
-    """The camgate ASGI application. ``backoff`` is the reconnect policy (a seam for tests)."""
+    """The camgate ASGI application. ``backoff`` (the reconnect policy) and ``cpu_percent`` (the
+    load probe of the status sampler) are seams for tests."""
     clock = clock or SystemClock()
 
     @contextlib.asynccontextmanager
@@ -130,7 +132,7 @@ def create_app(
                 status=StatusService(
                     clock,
                     viewers,
-                    cpu_percent=psutil.cpu_percent,
+                    cpu_percent=cpu_percent,
                     level=lambda: limits.level.index,
                     hardware_decoding=transcoders.decoders.in_use,
                     transcoders=lambda: transcoders.running,

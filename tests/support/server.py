@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -56,12 +57,16 @@ def add_user(data_dir: Path, username: str, password: str, role: str) -> None:
 
 @contextlib.contextmanager
 def running_server(
-    data_dir: Path, *, backoff: Callable[[int], float] | None = None
+    data_dir: Path,
+    *,
+    backoff: Callable[[int], float] | None = None,
+    cpu_percent: Callable[[], float] | None = None,
 ) -> Iterator[RunningServer]:
     port = free_port()
     settings = ServerSettings(data_dir=data_dir, host="127.0.0.1", http_port=port, https_port=0)
-    kwargs = {"backoff": backoff} if backoff else {}
-    app = create_app(settings, **kwargs)
+    given = {"backoff": backoff, "cpu_percent": cpu_percent}
+    seams: dict[str, Any] = {name: value for name, value in given.items() if value is not None}
+    app = create_app(settings, **seams)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", **UVICORN_OPTIONS)  # type: ignore[arg-type]
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]

@@ -37,6 +37,7 @@ unit: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.live_fanout
 	$(BIN)/python -m bench.first_frame
+	$(BIN)/python -m bench.capacity
 
 # What the integration and browser tests need on Debian (run as root).
 system-deps:

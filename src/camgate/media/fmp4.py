@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 from camgate.media.packet import TIMESCALE, MediaPacket, StreamConfig
 
@@ -28,6 +29,9 @@ _TRUN_FLAGS = 0x000001 | 0x000100 | 0x000200 | 0x000400 | 0x000800
 _UNITY_MATRIX = struct.pack(">9I", 0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000)
 # ISO 639-2/T "und" packed into three 5-bit letters (8.4.2.3).
 _LANGUAGE_UND = ((ord("u") - 0x60) << 10) | ((ord("n") - 0x60) << 5) | (ord("d") - 0x60)
+#: The same two, for writers of other MP4 forms.
+UNITY_MATRIX = _UNITY_MATRIX
+LANGUAGE_UND = _LANGUAGE_UND
 
 _U32 = struct.Struct(">I")
 _SAMPLE = struct.Struct(">IIIi")  # trun v1 entry: duration, size, flags, composition offset
@@ -42,6 +46,16 @@ def _box(kind: bytes, *payload: bytes) -> bytes:
 def _full_box(kind: bytes, version: int, flags: int, *payload: bytes) -> bytes:
     """A FullBox (8.1.1): a box whose payload starts with version (8 bits) and flags (24)."""
     return _box(kind, _U32.pack((version << 24) | flags), *payload)
+
+
+def box(kind: bytes, *payload: bytes) -> bytes:
+    """A box (8.1.1), for writers of other MP4 forms (the recordings' progressive files)."""
+    return _box(kind, *payload)
+
+
+def full_box(kind: bytes, version: int, flags: int, *payload: bytes) -> bytes:
+    """A FullBox (8.1.1), for writers of other MP4 forms."""
+    return _full_box(kind, version, flags, *payload)
 
 
 # --- init segment ----------------------------------------------------------------------------
@@ -99,6 +113,11 @@ def _sample_entry(config: StreamConfig) -> bytes:
         -1,  # pre_defined
     )
     return _box(kind, fields, _box(record, config.extradata))
+
+
+def sample_entry(config: StreamConfig) -> bytes:
+    """The stream's sample entry (avc1/hvc1), as the init segment's stsd holds it."""
+    return _sample_entry(config)
 
 
 def _stbl(config: StreamConfig) -> bytes:
@@ -243,6 +262,39 @@ def media_segment(sequence: int, packets: Sequence[MediaPacket]) -> bytes:
     parts.append(_U32.pack(_MDAT_HEADER_SIZE + size) + b"mdat")
     parts.extend(packet.data for packet in packets)
     return b"".join(parts)
+
+
+#: The bytes of a moof before its trun entries, and of one trun entry.
+MOOF_HEAD_SIZE = _MOOF_HEAD.size + _TFDT_TRUN.size
+SAMPLE_ENTRY_SIZE = _SAMPLE.size
+
+
+@dataclass(frozen=True, slots=True)
+class FragmentHeader:
+    """What a moof written by :func:`media_segment` says about its fragment."""
+
+    sequence: int
+    dts: int
+    #: (duration, size, flags, composition offset) of each sample, as the trun holds them.
+    samples: list[tuple[int, int, int, int]]
+
+
+def parse_moof(moof: bytes) -> FragmentHeader:
+    """Read back a moof that :func:`media_segment` (or :func:`fragment`) wrote.
+
+    Recordings are read by the program that wrote them, so rather than a general parser this
+    checks the header byte for byte against a rewrite of it. Raises ValueError for anything else.
+    """
+    if len(moof) < MOOF_HEAD_SIZE:
+        raise ValueError("too short for a moof")
+    head = _MOOF_HEAD.unpack_from(moof)
+    size, kind, sequence = head[0], head[1], head[5]
+    dts, _, _, _, count, _ = _TFDT_TRUN.unpack_from(moof, _MOOF_HEAD.size)
+    if kind != b"moof" or size != len(moof) or size != _moof_size(count):
+        raise ValueError("not a moof of media_segment's form")
+    if moof[:MOOF_HEAD_SIZE] != _moof_head(sequence, count, dts):
+        raise ValueError("a moof header of another form")
+    return FragmentHeader(sequence, dts, list(_SAMPLE.iter_unpack(moof[MOOF_HEAD_SIZE:])))
 
 
 # --- codec strings and box walking -----------------------------------------------------------

@@ -8,12 +8,30 @@
  * @typedef {{id: string, username: string, role: string, is_admin: boolean}} User
  * @typedef {{id: string, codec: string, width: number, height: number, fps: number,
  *            status: string, detail?: string}} Stream
- * @typedef {{id: string, name: string, status: string, streams: Stream[]}} Camera
+ * @typedef {{x: number, y: number, width: number, height: number}} Mask a privacy mask: a
+ *   rectangle in fractions of the picture (0 to 1) from its top-left corner, filled black
+ * @typedef {{id: string, name: string, status: string, streams: Stream[],
+ *            privacy_masks?: Mask[]}} Camera
  * @typedef {{id: string, name: string, shared: boolean, builtin: boolean, columns: number,
  *            camera_ids: string[], mine: boolean}} CameraView a named camera layout; the
  *   built-in "All cameras" view has the id "all-cameras" and 0 columns (the client chooses)
  * @typedef {{name: string, camera_ids: string[], columns: number, shared?: boolean}} NewView
  * @typedef {{name?: string, camera_ids?: string[], columns?: number}} ViewPatch
+ * @typedef {{user: string, state: string, video_kBps: number, audio_kBps: number,
+ *            transcoded_video_streams: number, direct_video_streams: number,
+ *            transcoded_audio_streams: number}} UserLine a line of the Active users table
+ * @typedef {{active_since: string, cpu_percent: number,
+ *            cpu_history: {at: string, percent: number}[], bandwidth_out_kbps: number,
+ *            level: number, hardware_decoding: string, transcoders: number,
+ *            sessions_timed_out?: number, users: UserLine[]}} ServerStatus the status page's
+ *   figures; the CPU history holds one sample every 5 s for the last hour, oldest first
+ * @typedef {{width: number, height: number}} Resolution
+ * @typedef {{max_fps: number, max_resolution: Resolution}} Level1
+ * @typedef {{enabled: boolean, cpu_threshold_pct: number, bandwidth_threshold_mbps: number,
+ *            max_fps: number, max_resolution: Resolution}} LimitationLevel
+ * @typedef {{direct_streaming: boolean, adaptive_streaming: boolean, streaming_mode: string,
+ *            hardware_decoding: string, level1: Level1, level2: LimitationLevel,
+ *            level3: LimitationLevel}} Performance the Performance tab of the settings
  */
 
 /** An HTTP error answer, from the server's `application/problem+json` body when there is one. */
@@ -61,16 +79,17 @@ export function parseRetryAfter(value) {
  * @param {string} method
  * @param {string} path below `api/`
  * @param {unknown} [body] sent as JSON when given
+ * @param {string} [type] the body's media type
  * @returns {Promise<any>} the decoded body, or null for 204
  * @throws {ApiError}
  */
-async function request(method, path, body) {
+async function request(method, path, body, type = 'application/json') {
   /** @type {Record<string, string>} */
   const headers = { Accept: 'application/json' };
   /** @type {RequestInit} */
   const init = { method, credentials: 'same-origin', headers };
   if (body !== undefined) {
-    headers['Content-Type'] = 'application/json';
+    headers['Content-Type'] = type;
     init.body = JSON.stringify(body);
   }
   let response;
@@ -137,6 +156,63 @@ export async function me() {
     if (error instanceof ApiError && error.status === 401) return null;
     throw error;
   }
+}
+
+/**
+ * Tells the server that this client still runs (the client timeout). Any call would do; this
+ * one also says how long the server waits.
+ * @returns {Promise<{timeout_s: number}>} how long a silent session lives, in seconds
+ * @throws {ApiError} 401 when the session has ended
+ */
+export function keepalive() {
+  return request('POST', 'v1/auth/keepalive');
+}
+
+/**
+ * The server's load and who watches what (administrators).
+ * @returns {Promise<ServerStatus>}
+ * @throws {ApiError} 403 for anyone else
+ */
+export function getStatus() {
+  return request('GET', 'v1/status');
+}
+
+/**
+ * The whole settings tree, one section per tab of the manual (administrators).
+ * @returns {Promise<{performance: Performance} & Record<string, any>>}
+ */
+export function getSettings() {
+  return request('GET', 'v1/settings');
+}
+
+/**
+ * Changes settings with a JSON merge patch (RFC 7396): only what it names changes.
+ * @param {Record<string, unknown>} patch
+ * @returns {Promise<{performance: Performance} & Record<string, any>>} the whole tree as saved
+ * @throws {ApiError} 422 with the server's reason when the result breaks a rule
+ */
+export function patchSettings(patch) {
+  return request('PATCH', 'v1/settings', patch, 'application/merge-patch+json');
+}
+
+/**
+ * One camera, with its privacy masks.
+ * @param {string} cameraId
+ * @returns {Promise<Camera>}
+ * @throws {ApiError} 404 when it does not exist or this user may not view it
+ */
+export function getCamera(cameraId) {
+  return request('GET', `v1/cameras/${encodeURIComponent(cameraId)}`);
+}
+
+/**
+ * Replaces a camera's privacy masks (administrators).
+ * @param {string} cameraId
+ * @param {Mask[]} masks
+ * @returns {Promise<Camera>} the camera as saved
+ */
+export function setPrivacyMasks(cameraId, masks) {
+  return request('PUT', `v1/cameras/${encodeURIComponent(cameraId)}/privacy-masks`, { masks });
 }
 
 /**

@@ -1,10 +1,16 @@
 // Entry point: who is logged in, which screen is shown (from the URL hash), the header, the
 // error region, and the refresh of the camera and view lists while a grid or a camera is open.
 // Routes: `#/` the first view offered ("All cameras" when the administrator offers it),
-// `#/view/<id>` one view's grid, `#/camera/<id>` one camera.
+// `#/view/<id>` one view's grid, `#/camera/<id>` one camera; for administrators `#/status` (the
+// server status), `#/settings/performance` and `#/camera/<id>/masks` (a camera's privacy masks).
+// While logged in, keepalives tell the server that this client still runs (keepalive.js).
 
 import * as api from './api.js';
 import { h } from './dom.js';
+import { startKeepalive } from './keepalive.js';
+import { masksView } from './masks.js';
+import { performanceView } from './performance.js';
+import { statusView } from './status.js';
 import { cameraView, gridView, loginView, messageView } from './views.js';
 
 /** How often the camera and view lists are fetched again while a grid or camera is open. */
@@ -17,13 +23,20 @@ const PENDING_REFRESH_MS = 1000;
 /** @typedef {import('./api.js').Camera} Camera */
 /** @typedef {import('./api.js').CameraView} CameraView */
 /** @typedef {{cameras: Camera[], views: CameraView[]}} Lists */
-/** @typedef {{name: 'grid', id: string | null} | {name: 'camera', id: string}} Route */
+/**
+ * @typedef {{name: 'grid', id: string | null} | {name: 'camera', id: string}
+ *   | {name: 'status'} | {name: 'performance'} | {name: 'masks', id: string}} Route
+ */
+
+/** The routes only administrators may open (the server refuses anyone else too). */
+const ADMIN_ROUTES = new Set(['status', 'performance', 'masks']);
 
 const main = /** @type {HTMLElement} */ (document.getElementById('main'));
 const errorRegion = /** @type {HTMLElement} */ (document.getElementById('error'));
 const session = /** @type {HTMLElement} */ (document.getElementById('session'));
 const userName = /** @type {HTMLElement} */ (document.getElementById('user-name'));
 const logoutButton = /** @type {HTMLButtonElement} */ (document.getElementById('logout'));
+const adminNav = /** @type {HTMLElement} */ (document.getElementById('admin-nav'));
 
 /** @type {import('./api.js').User | null} */
 let user = null;
@@ -40,6 +53,9 @@ let lastViewName = '';
 let navigation = 0;
 /** Whether the single view was opened from the grid (then "back" is history.back()). */
 let cameFromGrid = false;
+/** Stops the keepalives of the session (null: logged out). */
+/** @type {(() => void) | null} */
+let stopKeepalive = null;
 
 /** @param {string} text */
 function showError(text) {
@@ -87,7 +103,9 @@ function show(next, subject = null) {
  * @returns {Route}
  */
 function parseRoute(hash) {
-  const match = /^#\/(camera|view)\/([^/?#]+)/.exec(hash);
+  if (/^#\/status\/?$/.test(hash)) return { name: 'status' };
+  if (/^#\/settings\/performance\/?$/.test(hash)) return { name: 'performance' };
+  const match = /^#\/(camera|view)\/([^/?#]+)(\/masks\/?$)?/.exec(hash);
   if (!match) return { name: 'grid', id: null };
   let id;
   try {
@@ -95,7 +113,36 @@ function parseRoute(hash) {
   } catch {
     return { name: 'grid', id: null }; // a malformed escape in a hand-typed URL
   }
-  return match[1] === 'camera' ? { name: 'camera', id } : { name: 'grid', id };
+  if (match[1] === 'view') return { name: 'grid', id };
+  return match[3] ? { name: 'masks', id } : { name: 'camera', id };
+}
+
+/**
+ * Marks the header link of the page shown (`aria-current`), if it has one.
+ * @param {Route} target
+ */
+function markNav(target) {
+  for (const link of adminNav.querySelectorAll('a')) {
+    const here = parseRoute(link.getAttribute('href') || '').name === target.name;
+    if (here) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
+  }
+}
+
+/**
+ * The administrators' pages load their own data; anyone else is told that they are not for them.
+ * @param {Route} target
+ */
+function showAdminPage(target) {
+  clearError();
+  if (!user?.is_admin) {
+    const back = h('a', { class: 'button', href: '#/' }, 'Back to the cameras');
+    show(messageView('Administrators only', 'Only an administrator may open this page.', back));
+    return;
+  }
+  if (target.name === 'status') show(statusView(ctx));
+  else if (target.name === 'performance') show(performanceView(ctx));
+  else if (target.name === 'masks') show(masksView(target.id, ctx));
 }
 
 /** @returns {Promise<Lists>} */
@@ -120,6 +167,12 @@ async function route() {
   if (!user) return;
   const serial = ++navigation;
   const target = parseRoute(location.hash);
+  markNav(target);
+  if (ADMIN_ROUTES.has(target.name)) {
+    main.removeAttribute('aria-busy'); // a list fetch still on its way is for an old route
+    showAdminPage(target);
+    return;
+  }
   main.setAttribute('aria-busy', 'true');
   let lists;
   try {
@@ -224,7 +277,10 @@ function enter(loggedInUser) {
   user = loggedInUser;
   userName.textContent = loggedInUser.username;
   session.hidden = false;
+  adminNav.hidden = !loggedInUser.is_admin;
   logoutButton.disabled = false;
+  stopKeepalive?.();
+  stopKeepalive = startKeepalive({ onEnded: ctx.sessionEnded });
   clearError();
   route();
 }
@@ -242,7 +298,10 @@ function leave(message) {
   }
   user = null;
   navigation += 1; // answers still on their way belong to the old session
+  stopKeepalive?.();
+  stopKeepalive = null;
   session.hidden = true;
+  adminNav.hidden = true;
   userName.textContent = '';
   show(loginView(ctx)); // disposing the old view closes its WebSockets
   if (message) showError(message);

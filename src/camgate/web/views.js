@@ -659,6 +659,14 @@ export function cameraHref(cameraId) {
   return `#/camera/${encodeURIComponent(cameraId)}`;
 }
 
+/**
+ * @param {string} cameraId
+ * @returns {string} the camera's privacy masks editor (administrators)
+ */
+export function masksHref(cameraId) {
+  return `${cameraHref(cameraId)}/masks`;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Single camera
 
@@ -726,6 +734,11 @@ export function cameraView(camera, ctx, backLabel) {
   if (picker) controls.append(picker);
   const fullscreen = fullscreenButton(stage, video);
   if (fullscreen) controls.append(fullscreen);
+  if (ctx.user()?.is_admin) {
+    // The server refuses anyone else; other users need not see the way there.
+    const href = masksHref(camera.id);
+    controls.append(h('a', { id: 'camera-masks', class: 'button', href }, 'Privacy masks'));
+  }
 
   const element = h(
     'section',

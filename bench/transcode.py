@@ -34,7 +34,6 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -44,9 +43,8 @@ from camgate.media.fanout import Closed
 from camgate.media.hub import LiveHub
 from camgate.media.limits import OutputSpec
 from camgate.media.packet import MediaPacket
-from camgate.media.source import PacketNormalizer
+from camgate.media.source import read_packets
 from camgate.media.synthetic import PROFILES, ensure_clip
-from camgate.media.timeline import DEFAULT_DURATION, to_timescale
 from camgate.media.transcode import JpegFrame, JpegSubscription, Transcoder, TranscoderRegistry
 
 WIDTH, HEIGHT, QUALITY = 640, 360, 75
@@ -72,32 +70,6 @@ class Run:
     @property
     def per_cpu_s(self) -> float:
         return self.frames / self.cpu_s if self.cpu_s else float("nan")
-
-
-def clip_packets(path: Path) -> list[MediaPacket]:
-    """The clip as a source delivers it: normalized samples, 90 kHz timestamps."""
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        context = stream.codec_context
-        normalizer = PacketNormalizer("h264", context.width, context.height, context.extradata)
-        assert stream.time_base is not None
-        time_base = Fraction(stream.time_base)
-        packets = []
-        for raw in container.demux(stream):
-            if raw.size == 0 or raw.dts is None:
-                continue
-            dts = to_timescale(raw.dts, time_base)
-            pts = to_timescale(raw.pts, time_base) if raw.pts is not None else dts
-            duration = to_timescale(raw.duration, time_base) if raw.duration else DEFAULT_DURATION
-            normalized = normalizer.normalize(
-                bytes(raw), dts, pts, duration, bool(raw.is_keyframe), 0.0
-            )
-            if normalized is not None:
-                sample, n_dts, n_pts, n_duration, keyframe, config = normalized
-                packets.append(
-                    MediaPacket(sample, n_pts, n_dts, n_duration, keyframe, time.time(), config)
-                )
-    return packets
 
 
 def looped(packets: Sequence[MediaPacket], loops: int) -> list[MediaPacket]:
@@ -256,7 +228,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="camgate-bench-") as scratch:
         base = Path(scratch)
         path = ensure_clip(base / "cache", "Bench", PROFILES[0])
-        clip = clip_packets(path)
+        clip = read_packets(path, time.time())
         rate_table(clip, path, args, base)
         viewer_table(clip, args)
 

@@ -23,13 +23,14 @@ from camgate.media.segment import (
     salvage,
     scan_segment,
 )
+from camgate.media.source import read_packets
 from camgate.media.synthetic import PROFILES, ensure_clip
 from tests.support.media import (
+    CLIP_EPOCH,
     DecodedFrame,
     decode_frames,
     encode_clip,
     fmp4_stream,
-    source_packets,
     to_media_packets,
 )
 
@@ -71,7 +72,7 @@ def test_a_closed_segment_plays_as_it_is(tmp_path: Path, reference: list[Decoded
 
 def test_a_synthetic_camera_recording_plays(tmp_path: Path) -> None:
     """Packets as a source makes them (PacketNormalizer), from a synthetic camera's clip."""
-    packets = source_packets(ensure_clip(tmp_path / "cache", "Cam B", PROFILES[2]))
+    packets = read_packets(ensure_clip(tmp_path / "cache", "Cam B", PROFILES[2]), CLIP_EPOCH)
     (segment,) = record(tmp_path / "rec", packets, seconds=60)
     frames = decode_frames(segment.path.read_bytes())
     assert len(frames) == len(packets) == segment.sample_count
@@ -205,3 +206,32 @@ def test_an_hour_builds_fast(tmp_path: Path) -> None:
     with av.open(io.BytesIO(mp4.read(0, mp4.size))) as container:
         assert container.streams.video[0].frames == 3600 * 30
     assert elapsed < 3.0, f"building the moov of an hour took {elapsed:.2f} s"
+
+
+def _jittered(packets: Sequence[MediaPacket], late: Sequence[float]) -> list[MediaPacket]:
+    """The packets as a source stamps them: each arriving ``late[i % len(late)]`` s late."""
+    return [
+        dataclasses.replace(p, wallclock=p.wallclock + late[i % len(late)])
+        for i, p in enumerate(packets)
+    ]
+
+
+def test_segments_of_a_run_keep_one_wall_clock(tmp_path: Path) -> None:
+    """Arrival jitter opens no holes between segments: the run's clock continues."""
+    packets = _jittered(clip_packets(), [0.0, 0.11, 0.03, 0.07, 0.2])
+    segments = record(tmp_path, packets)
+    assert len(segments) == 3
+    for before, after in itertools.pairwise(segments):
+        assert after.start_wallclock == pytest.approx(before.end_wallclock, abs=0.001)
+
+
+def test_a_drifting_camera_clock_is_re_anchored(tmp_path: Path) -> None:
+    """A source whose frames' wall clock runs 30 % fast: each segment anchors afresh."""
+    packets = [
+        dataclasses.replace(p, wallclock=CLIP_EPOCH + (p.dts / TIMESCALE) * 1.3)
+        for p in clip_packets()
+    ]
+    segments = record(tmp_path, packets)
+    for segment in segments:
+        first = next(p for p in packets if p.dts == segment.start_dts)
+        assert segment.start_wallclock == pytest.approx(first.wallclock, abs=0.001)

@@ -22,8 +22,6 @@ from numpy.typing import NDArray
 
 from camgate.media import fmp4, h26x
 from camgate.media.packet import TIMESCALE, Codec, MediaPacket, StreamConfig
-from camgate.media.source import PacketNormalizer
-from camgate.media.timeline import DEFAULT_DURATION, to_timescale
 
 #: The wall clock of a clip's first frame in :func:`to_media_packets` (2025-01-01T00:00:00Z).
 CLIP_EPOCH = 1_735_689_600.0
@@ -282,31 +280,3 @@ def write_mp4(
             output.mux(stream.encode(frame))
         output.mux(stream.encode(None))
     return path
-
-
-def source_packets(path: Path) -> list[MediaPacket]:
-    """An MP4 file's packets as a source delivers them (demuxed, :class:`PacketNormalizer`),
-    on the 90 kHz timeline from dts 0; each packet's wall clock is :data:`CLIP_EPOCH` + dts.
-    """
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        context = stream.codec_context
-        normalizer = PacketNormalizer("h264", context.width, context.height, context.extradata)
-        time_base = Fraction(stream.time_base)
-        packets = []
-        for raw in container.demux(stream):
-            if raw.size == 0 or raw.dts is None:
-                continue
-            dts = to_timescale(raw.dts, time_base)
-            pts = to_timescale(raw.pts, time_base) if raw.pts is not None else dts
-            duration = to_timescale(raw.duration, time_base) if raw.duration else DEFAULT_DURATION
-            wallclock = CLIP_EPOCH + dts / TIMESCALE
-            normalized = normalizer.normalize(
-                bytes(raw), dts, pts, duration, bool(raw.is_keyframe), wallclock
-            )
-            if normalized is not None:
-                sample, n_dts, n_pts, n_duration, keyframe, config = normalized
-                packets.append(
-                    MediaPacket(sample, n_pts, n_dts, n_duration, keyframe, wallclock, config)
-                )
-    return packets

@@ -20,10 +20,17 @@ from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from camgate.media import fmp4
 from camgate.media.packet import TIMESCALE, StreamConfig
-from camgate.media.segment import ClosedSegment, KeyframeEntry, ScannedFragment, read_fragments
+from camgate.media.segment import (
+    PARTIAL_SUFFIX,
+    ClosedSegment,
+    KeyframeEntry,
+    ScannedFragment,
+    read_fragments,
+)
 
 #: Bumped whenever the bytes this module writes change: it is part of every ETag.
 FORMAT_VERSION = 1
@@ -59,11 +66,15 @@ class _Slice:
 class VirtualMp4:
     """A file assembled on demand: a header in memory and slices of segment files."""
 
-    def __init__(self, header: bytes, slices: list[_Slice], spans: list[Span]) -> None:
+    def __init__(
+        self, header: bytes, slices: list[_Slice], spans: list[Span], media_start: int
+    ) -> None:
         self._header = header
         self._slices = slices
         self._starts = [piece.at for piece in slices]
         self.spans = spans
+        #: The media time where presentation begins (the edit list's): player time 0.
+        self.media_start = media_start
         last = slices[-1]
         self.size = last.at + last.length
         digest = hashlib.sha256(FORMAT_VERSION.to_bytes(4, "big") + header)
@@ -94,7 +105,18 @@ class VirtualMp4:
 
 
 def _open(path: Path) -> int:
-    return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        if path.suffix != PARTIAL_SUFFIX:
+            raise
+        # The open segment closed meanwhile: the same bytes under its final name.
+        return os.open(path.with_suffix(""), os.O_RDONLY | os.O_CLOEXEC)
+
+
+def _open_file(path: Path) -> BinaryIO:
+    """A segment opened for reading, also when it was renamed from ``.partial`` meanwhile."""
+    return os.fdopen(_open(path), "rb")
 
 
 def _pread_exact(fd: int, size: int, offset: int) -> bytes:
@@ -155,16 +177,17 @@ def _gops_in_range(
             yield entry, gop_end
 
 
-def _gather(segments: Sequence[ClosedSegment], start: int, end: int) -> _Tables:
+def _gather(cuts: Sequence[Cut]) -> _Tables:
     tables = _Tables()
-    for segment in segments:
-        gops = list(_gops_in_range(segment, start, end))
+    for cut in cuts:
+        segment = cut.segment
+        gops = list(_gops_in_range(segment, cut.start, cut.end))
         if not gops:
             continue
         first = gops[0][0]
         tables.spans.append(Span(tables.media_time, first.dts, segment.wallclock_at(first.dts), 0))
         span_start = tables.media_time
-        with segment.path.open("rb") as file:
+        with _open_file(segment.path) as file:
             for entry, _ in gops:
                 fragments = list(
                     read_fragments(file.fileno(), entry.offset, entry.offset + entry.size)
@@ -172,7 +195,7 @@ def _gather(segments: Sequence[ClosedSegment], start: int, end: int) -> _Tables:
                 if sum(len(f.samples) for f in fragments) != entry.samples:
                     raise ValueError(f"{segment.path} does not match its index at {entry.offset}")
                 for fragment in fragments:
-                    tables.add_fragment(segment.path, fragment, end)
+                    tables.add_fragment(segment.path, fragment, cut.end)
         last = tables.spans[-1]
         tables.spans[-1] = Span(
             last.media_start,
@@ -287,26 +310,42 @@ def _ftyp(config: StreamConfig) -> bytes:
 # --- building --------------------------------------------------------------------------------
 
 
-def build_mp4(segments: Sequence[ClosedSegment], start: int, end: int) -> VirtualMp4:
-    """The virtual MP4 of [start, end) on one stream's timeline, from its segments' entries.
+@dataclass(frozen=True, slots=True)
+class Cut:
+    """The part [start, end) of a segment, on that segment's own timeline."""
 
-    It starts at the keyframe at or before ``start`` (the first one after it when ``start``
-    falls in a gap) with an edit list that begins playback at ``start``, and ends with the last
-    sample that decodes before ``end``. Gaps between segments are squeezed out (see ``spans``).
-    Raises ValueError when nothing is recorded in the range or the segments' configs differ.
-    """
+    segment: ClosedSegment
+    start: int
+    end: int
+
+
+def build_mp4(segments: Sequence[ClosedSegment], start: int, end: int) -> VirtualMp4:
+    """The virtual MP4 of [start, end) on one stream's timeline, from its segments' entries."""
     chosen = sorted(
         (s for s in segments if s.end_dts > start and s.start_dts < end), key=lambda s: s.start_dts
     )
-    configs = {segment.config for segment in chosen}
+    return build_mp4_cuts([Cut(segment, start, end) for segment in chosen])
+
+
+def build_mp4_cuts(cuts: Sequence[Cut]) -> VirtualMp4:
+    """The virtual MP4 of the cuts, in their order.
+
+    Each cut's segment may come from another timeline (a restarted server starts its timeline
+    anew), so each carries its own range. The file starts at the keyframe at or before the
+    first cut's start (the first one after it when that start falls in a gap) with an edit list
+    that begins playback at that start, and ends with the last sample that decodes before the
+    last cut's end. Gaps between cuts are squeezed out (see ``spans``).
+    Raises ValueError when nothing is recorded in the cuts or their segments' configs differ.
+    """
+    configs = {cut.segment.config for cut in cuts}
     if len(configs) > 1:
         raise ValueError("the range spans a stream config change: ask for each part")
-    tables = _gather(chosen, start, end)
+    tables = _gather(cuts)
     if not tables.slices:
         raise ValueError("nothing recorded in the range")
     config = configs.pop()
     first_dts = tables.spans[0].timeline_start
-    media_start = max(start - first_dts, tables.offsets[0])
+    media_start = max(cuts[0].start - first_dts, tables.offsets[0])
     duration = max(0, tables.presentation_end - media_start)
     stbl_head = _stbl_head(config, tables)
     edts = _elst(media_start, duration)
@@ -321,4 +360,4 @@ def build_mp4(segments: Sequence[ClosedSegment], start: int, end: int) -> Virtua
         _Slice(piece.at + len(header), piece.path, piece.offset, piece.length)
         for piece in tables.slices
     ]
-    return VirtualMp4(header, slices, tables.spans)
+    return VirtualMp4(header, slices, tables.spans, media_start)

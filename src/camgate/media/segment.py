@@ -31,6 +31,8 @@ GAP_TOLERANCE = TIMESCALE
 MAX_FRAGMENT_SAMPLES = 600
 MAX_FRAGMENT_BYTES = 32 * 2**20
 PARTIAL_SUFFIX = ".partial"
+#: How far a run's wall clock may drift from its frames' before a segment re-anchors.
+ANCHOR_DRIFT_S = 0.5
 
 # Bigger boxes than these at those places are garbage: an init is parameter sets and ~700 bytes
 # of boxes, a moof ~100 bytes plus 16 per sample (MAX_FRAGMENT_SAMPLES fit easily), our ftyp 28.
@@ -117,6 +119,9 @@ class SegmentFiles:
     def rename(self, source: Path, target: Path) -> None:
         os.rename(source, target)
 
+    def remove(self, path: Path) -> None:
+        path.unlink(missing_ok=True)
+
     def fsync_dir(self, path: Path) -> None:
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
@@ -136,6 +141,15 @@ class SegmentFiles:
 # --- writing ---------------------------------------------------------------------------------
 
 
+class RotationError(OSError):
+    """Opening the next segment failed after the previous one was closed durably: the closed
+    one (``closed``) is on disk and must still be indexed."""
+
+    def __init__(self, error: OSError, closed: list[ClosedSegment]) -> None:
+        super().__init__(error.errno, error.strerror)
+        self.closed = closed
+
+
 @dataclass(slots=True)
 class _OpenSegment:
     fd: int
@@ -152,6 +166,19 @@ class _OpenSegment:
     @property
     def final(self) -> Path:
         return self.partial.with_name(self.partial.name.removesuffix(PARTIAL_SUFFIX))
+
+    def entry(self, path: Path) -> ClosedSegment:
+        """The index entry of what has been written so far."""
+        return ClosedSegment(
+            path,
+            self.config,
+            self.start_dts,
+            self.end_dts,
+            self.start_wallclock,
+            wallclock_at(self.start_wallclock, self.start_dts, self.end_dts),
+            self.size,
+            tuple(self.keyframes),
+        )
 
 
 class SegmentWriter:
@@ -206,8 +233,12 @@ class SegmentWriter:
         elif packet.is_keyframe or self._pending_full():
             self._write_pending(self._segment, next_dts=packet.dts)
             if packet.is_keyframe and self._rotates(self._segment, packet):
-                closed.append(self._close(self._segment, next_dts=None))
-                self._segment = self._open(packet)
+                previous = self._segment
+                closed.append(self._close(previous, next_dts=None))
+                try:
+                    self._segment = self._open(packet, _continued(previous, packet))
+                except OSError as error:
+                    raise RotationError(error, closed) from error
         self._pending.append(packet)
         self._pending_bytes += len(packet.data)
         return closed
@@ -217,6 +248,27 @@ class SegmentWriter:
         if self._segment is None:
             return None
         return self._close(self._segment, next_dts=None)
+
+    def written(self) -> ClosedSegment | None:
+        """The open segment's part already on disk (path: its ``.partial``), if any.
+
+        Playback offers the last minute from it before the segment closes.
+        """
+        segment = self._segment
+        if segment is None or not segment.keyframes:
+            return None
+        return segment.entry(segment.partial)
+
+    def abandon(self) -> Path | None:
+        """Give up the open segment after a failed write (a full disk): close its file and
+        forget what is held. Returns the ``.partial`` left behind, for :func:`salvage`."""
+        segment, self._segment = self._segment, None
+        self._pending = []
+        self._pending_bytes = 0
+        if segment is None:
+            return None
+        self._files.close(segment.fd)
+        return segment.partial
 
     def _breaks(self, segment: _OpenSegment, packet: MediaPacket) -> bool:
         """A config change or a timeline gap: the packet cannot continue the segment."""
@@ -237,11 +289,13 @@ class SegmentWriter:
             or self._pending_bytes >= MAX_FRAGMENT_BYTES
         )
 
-    def _open(self, keyframe: MediaPacket) -> _OpenSegment:
-        moment = datetime.fromtimestamp(keyframe.wallclock, UTC)
+    def _open(self, keyframe: MediaPacket, anchor: float | None = None) -> _OpenSegment:
+        """A new segment; ``anchor``: its wall clock, when it continues the previous one."""
+        wallclock = keyframe.wallclock if anchor is None else anchor
+        moment = datetime.fromtimestamp(wallclock, UTC)
         folder = self._folder / moment.strftime("%Y-%m-%d")
         self._files.make_dirs(folder)
-        start_ms = round(keyframe.wallclock * 1000)
+        start_ms = round(wallclock * 1000)
         while True:
             partial = folder / f"{start_ms}.mp4{PARTIAL_SUFFIX}"
             if not partial.with_suffix("").exists():
@@ -252,8 +306,14 @@ class SegmentWriter:
                     pass
             start_ms += 1  # the clock went back: the next free name keeps both files
         init = fmp4.init_segment(keyframe.config)
-        self._files.write(fd, init)
-        self._files.fsync_dir(folder)
+        try:
+            self._files.write(fd, init)
+            self._files.fsync_dir(folder)
+        except OSError:
+            # A file without its init holds nothing: leave no trace for the retry to trip on.
+            self._files.close(fd)
+            self._files.remove(partial)
+            raise
         return _OpenSegment(
             fd,
             partial,
@@ -296,16 +356,19 @@ class SegmentWriter:
         self._files.close(segment.fd)
         self._files.rename(segment.partial, segment.final)
         self._files.fsync_dir(segment.final.parent)
-        return ClosedSegment(
-            segment.final,
-            segment.config,
-            segment.start_dts,
-            segment.end_dts,
-            segment.start_wallclock,
-            wallclock_at(segment.start_wallclock, segment.start_dts, segment.end_dts),
-            segment.size,
-            tuple(segment.keyframes),
-        )
+        return segment.entry(segment.final)
+
+
+def _continued(previous: _OpenSegment, keyframe: MediaPacket) -> float | None:
+    """The wall clock of ``keyframe`` on the previous segment's clock, when the two agree.
+
+    A source stamps frames when they arrive, with jitter; anchoring each segment of a run
+    afresh would open holes and overlaps of that jitter between segments. So a segment that
+    continues a run keeps the run's clock, until it drifts from the frames' by more than
+    ``ANCHOR_DRIFT_S`` (a camera's clock runs fast or slow): then the frame's wall clock wins.
+    """
+    continued = wallclock_at(previous.start_wallclock, previous.start_dts, keyframe.dts)
+    return continued if abs(continued - keyframe.wallclock) <= ANCHOR_DRIFT_S else None
 
 
 def _with_exact_durations(

@@ -15,13 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
+from pathlib import Path
 from typing import Any, Protocol
 
 import av
 
 from camgate.core.redact import redact_url
 from camgate.media import h26x
-from camgate.media.packet import Codec, MediaPacket, StreamConfig
+from camgate.media.packet import TIMESCALE, Codec, MediaPacket, StreamConfig
 from camgate.media.timeline import DEFAULT_DURATION, Timeline, backoff_delay, to_timescale
 
 log = logging.getLogger(__name__)
@@ -137,6 +138,44 @@ class PacketNormalizer:
         if self._config is None:
             return None
         return sample, dts, pts if pts is not None else dts, duration, keyframe, self._config
+
+
+def read_packets(path: Path, wallclock_origin: float = 0.0) -> list[MediaPacket]:
+    """A video file's packets as a source delivers them, all at once (blocking).
+
+    Demuxed and normalized with :class:`PacketNormalizer`, timestamps in 90 kHz units as the
+    file has them (not placed on a stream timeline, not paced); each packet's wall clock is
+    ``wallclock_origin`` plus its dts in seconds. For tests and benchmarks: short clips only.
+    """
+    with av.open(str(path)) as container:
+        if not container.streams.video:
+            raise SourceError("no video stream")
+        stream = container.streams.video[0]
+        context = stream.codec_context
+        codec = _CODECS.get(context.name)
+        if codec is None:
+            raise SourceError(f"unsupported codec {context.name}")
+        if stream.time_base is None:
+            raise SourceError("no time base")
+        normalizer = PacketNormalizer(codec, context.width, context.height, context.extradata)
+        time_base = Fraction(stream.time_base)
+        packets: list[MediaPacket] = []
+        for raw in container.demux(stream):
+            if raw.size == 0 or raw.dts is None:
+                continue
+            dts = to_timescale(raw.dts, time_base)
+            pts = to_timescale(raw.pts, time_base) if raw.pts is not None else dts
+            duration = to_timescale(raw.duration, time_base) if raw.duration else DEFAULT_DURATION
+            wallclock = wallclock_origin + dts / TIMESCALE
+            normalized = normalizer.normalize(
+                bytes(raw), dts, pts, duration, bool(raw.is_keyframe), wallclock
+            )
+            if normalized is not None:
+                sample, n_dts, n_pts, n_duration, keyframe, config = normalized
+                packets.append(
+                    MediaPacket(sample, n_pts, n_dts, n_duration, keyframe, wallclock, config)
+                )
+    return packets
 
 
 class DemuxSource:

@@ -38,6 +38,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.live_fanout
 	$(BIN)/python -m bench.first_frame
 	$(BIN)/python -m bench.capacity
+	$(BIN)/python -m bench.recording
 
 # What the integration and browser tests need on Debian (run as root).
 system-deps:

@@ -20,6 +20,8 @@ from camgate import __version__
 from camgate.admin import api as admin_api
 from camgate.api import errors
 from camgate.api.deps import Services
+from camgate.bookmarks import api as bookmarks_api
+from camgate.bookmarks.service import BookmarkService
 from camgate.cameras import api as cameras_api
 from camgate.cameras.service import CameraService
 from camgate.context import open_core
@@ -35,6 +37,8 @@ from camgate.live.timeout import ClientTimeout
 from camgate.live.viewers import ViewerRegistry
 from camgate.media.timeline import backoff_delay
 from camgate.media.transcode import TranscoderRegistry
+from camgate.recording import api as recording_api
+from camgate.recording.service import RecordingService, RecordingsLock
 from camgate.settings import HardwareDecoding, ServerSettings
 from camgate.status import api as status_api
 from camgate.status.schema import STATUS_FILE
@@ -47,6 +51,8 @@ log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).parent / "web"
 #: How often the running cameras are brought in line with the database (the CLI edits it).
 RECONCILE_S = 2.0
+#: Threads writing recordings: a GOP's write and the periodic fsync of each recorded stream.
+RECORDING_THREADS = 4
 
 _SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -84,11 +90,12 @@ class _WebClientFiles(StaticFiles):
         return await super().get_response(path, scope)
 
 
-async def _reconcile_forever(cameras: CameraService) -> None:
+async def _reconcile_forever(cameras: CameraService, recordings: RecordingService) -> None:
     while True:
         await asyncio.sleep(RECONCILE_S)
         try:
             await cameras.reconcile()
+            await recordings.reconcile()
         except Exception:  # a failed round is logged and tried again
             log.exception("cannot bring the cameras in line with the database")
 
@@ -114,6 +121,15 @@ def create_app(
             # Decoding and JPEG encoding release the GIL: one worker per core does the work.
             pool = ThreadPoolExecutor(
                 max_workers=os.cpu_count() or 2, thread_name_prefix="transcode"
+            )
+            lock = RecordingsLock(settings.recordings_dir)
+            if not await asyncio.to_thread(lock.acquire):
+                raise RuntimeError(
+                    f"another camgate process records into {settings.recordings_dir}"
+                )
+            # Writes and fsyncs block: their own threads keep them clear of transcoding.
+            recording_pool = ThreadPoolExecutor(
+                max_workers=RECORDING_THREADS, thread_name_prefix="recording"
             )
             transcoders = TranscoderRegistry(
                 pool,
@@ -151,7 +167,22 @@ def create_app(
                         core.settings.tree.general.features.all_cameras_view
                     ),
                 ),
+                recordings=RecordingService(
+                    core.sessions,
+                    clock,
+                    settings.recordings_dir,
+                    settings=lambda: core.settings.tree.recording,
+                    executor=recording_pool,
+                    runtime=runtime,
+                    segment_s=settings.segment_s,
+                ),
                 liveness=liveness,
+                bookmarks=BookmarkService(
+                    core.sessions,
+                    clock,
+                    can_view=lambda user, camera_id: svc.can_view(user, camera_id),
+                    enabled=lambda: core.settings.tree.general.features.bookmarks,
+                ),
             )
             timeout = ClientTimeout(
                 liveness,
@@ -160,10 +191,15 @@ def create_app(
                 timeout_s=lambda: core.settings.tree.connectivity.client_timeout_s,
                 end_login=core.identity.end_session,
             )
+            await svc.recordings.recover()
             await svc.cameras.reconcile()
+            await svc.recordings.reconcile()
             app.state.services = svc
             background = [
-                asyncio.create_task(_reconcile_forever(svc.cameras), name="camera-reconcile"),
+                asyncio.create_task(
+                    _reconcile_forever(svc.cameras, svc.recordings), name="camera-reconcile"
+                ),
+                asyncio.create_task(svc.recordings.run_retention(), name="retention"),
                 asyncio.create_task(
                     svc.status.run(settings.data_dir / STATUS_FILE), name="status-sampler"
                 ),
@@ -179,7 +215,10 @@ def create_app(
                 await svc.transcoders.aclose()
                 # Not cancelling: a decoder freed with packets in flight hangs (PyAV 18.1).
                 await asyncio.to_thread(pool.shutdown)
+                await svc.recordings.aclose()
                 await runtime.aclose()
+                await asyncio.to_thread(recording_pool.shutdown)
+                lock.release()
                 del app.state.services
 
     app = FastAPI(
@@ -205,6 +244,8 @@ def create_app(
     app.include_router(jpeg_api.router)
     app.include_router(admin_api.router)
     app.include_router(views_api.router)
+    app.include_router(recording_api.router)
     app.include_router(status_api.router)
+    app.include_router(bookmarks_api.router)
     app.mount("/", _WebClientFiles(directory=WEB_DIR, html=True), name="web")
     return app

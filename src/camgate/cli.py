@@ -11,6 +11,7 @@ import secrets
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -24,7 +25,10 @@ from camgate.cameras.service import CameraService
 from camgate.context import Core, open_core
 from camgate.core.clock import SystemClock
 from camgate.core.errors import CamgateError, ErrorKind
-from camgate.settings import ServerSettings
+from camgate.recording.check import UNREPAIRABLE, Problem
+from camgate.recording.models import RecordingConfig
+from camgate.recording.service import RecordingService, RecordingsLock
+from camgate.settings import ServerSettings, recordings_dir
 from camgate.status.schema import STATUS_FILE, read_status_file
 from camgate.status.service import SAMPLE_S
 
@@ -46,6 +50,10 @@ err = Console(stderr=True)
 DEMO_CAMERAS = ("Front door", "Parking lot", "Lobby")
 DEMO_STREAMS = ["synthetic:1080p", "synthetic:720p", "synthetic:360p"]
 DEMO_ADMIN = "admin"
+#: A demo records its small stream and keeps little: it runs on someone's laptop.
+DEMO_RECORDING = RecordingConfig(
+    enabled=True, stream_position=2, retention_days=1, retention_gb=1.0
+)
 
 
 def _default_data_dir() -> Path:
@@ -303,6 +311,62 @@ def status() -> None:
     out.print(table)
 
 
+# --- recordings ----------------------------------------------------------------------------------
+
+
+def _recordings(core: Core, executor: Executor) -> RecordingService:
+    return RecordingService(
+        core.sessions,
+        core.clock,
+        recordings_dir(core.data_dir),
+        settings=lambda: core.settings.tree.recording,
+        executor=executor,
+    )
+
+
+@app.command()
+def check(
+    repair: Annotated[
+        bool, typer.Option("--repair", help="Fix what is found (camgate must be stopped).")
+    ] = False,
+) -> None:
+    """Verify the recordings against the index: what a crash or a manual deletion left."""
+    lock = RecordingsLock(recordings_dir(state.data_dir))
+    running = not lock.acquire()
+    if running and repair:
+        err.print("[red]error:[/red] camgate is running: stop it before check --repair")
+        raise typer.Exit(1)
+
+    async def work(core: Core) -> tuple[list[Problem], list[Problem]]:
+        with ThreadPoolExecutor(1) as executor:
+            service = _recordings(core, executor)
+            # Partials are being written while the server runs: only a stopped server's count.
+            found = await service.check(repair=repair, partials=not running)
+            left = await service.check(repair=False, partials=not running) if repair else found
+        return found, left
+
+    try:
+        found, left = _run(work)
+    finally:
+        lock.release()
+    if running:
+        out.print("camgate is running: segments being written are not checked")
+    if not found:
+        out.print("the recordings match the index")
+        return
+    table = Table("problem", "file", "detail", "repaired" if repair else "")
+    remaining = {(p.kind, p.path) for p in left}
+    for problem in found:
+        fixed = "no" if (problem.kind, problem.path) in remaining else "yes"
+        table.add_row(problem.kind.value, problem.path, problem.detail, fixed if repair else "")
+    out.print(table)
+    left = [p for p in left if p.kind not in UNREPAIRABLE]
+    if left:
+        hint = "" if repair else " (camgate check --repair fixes what it can)"
+        out.print(f"{len(left)} problem(s){hint}")
+        raise typer.Exit(1)
+
+
 # --- serving -------------------------------------------------------------------------------------
 
 
@@ -345,13 +409,31 @@ HttpsPort = Annotated[
 ]
 
 
+SegmentSeconds = Annotated[
+    int,
+    typer.Option(
+        "--segment-seconds",
+        min=2,
+        max=600,
+        help="Length of recording segments; retention deletes whole segments.",
+    ),
+]
+
+
 @app.command()
 def serve(
-    host: HostOption = "0.0.0.0", http_port: HttpPort = None, https_port: HttpsPort = None
+    host: HostOption = "0.0.0.0",
+    http_port: HttpPort = None,
+    https_port: HttpsPort = None,
+    segment_seconds: SegmentSeconds = 60,
 ) -> None:
     """Run the server."""
     settings = ServerSettings(
-        data_dir=state.data_dir, host=host, http_port=http_port, https_port=https_port
+        data_dir=state.data_dir,
+        host=host,
+        http_port=http_port,
+        https_port=https_port,
+        segment_s=segment_seconds,
     )
     _serve(settings, lambda url: out.print(f"camgate is running: {url}"))
 
@@ -360,9 +442,12 @@ async def _prepare_demo(core: Core) -> str | None:
     """Demo cameras and the demo administrator; the password when it was just made."""
     service = _cameras(core)
     existing = {camera.name for camera in await service.list()}
-    for name in DEMO_CAMERAS:
-        if name not in existing:
-            await service.add(name, DEMO_STREAMS)
+    with ThreadPoolExecutor(1) as executor:
+        recordings = _recordings(core, executor)
+        for name in DEMO_CAMERAS:
+            if name not in existing:
+                camera = await service.add(name, DEMO_STREAMS)
+                await recordings.set_config(camera.id, DEMO_RECORDING)
     password_file = core.data_dir / "demo-admin-password"
     if any(user.username == DEMO_ADMIN for user in await core.identity.users()):
         return password_file.read_text().strip() if password_file.exists() else None

@@ -32,6 +32,13 @@ class ServerSettings(BaseModel):
         default=None, ge=0, le=65535, description="Overrides connectivity.https_port when given."
     )
 
+    segment_s: int = Field(
+        default=60,
+        ge=2,
+        le=600,
+        description="Length of a recording segment: retention deletes whole segments (ADR 0009).",
+    )
+
     @property
     def database_path(self) -> Path:
         return self.data_dir / "camgate.db"
@@ -39,6 +46,15 @@ class ServerSettings(BaseModel):
     @property
     def cache_dir(self) -> Path:
         return self.data_dir / "cache"
+
+    @property
+    def recordings_dir(self) -> Path:
+        return recordings_dir(self.data_dir)
+
+
+def recordings_dir(data_dir: Path) -> Path:
+    """Where the recorded segments live (ADR 0009); the command line finds them here too."""
+    return data_dir / "recordings"
 
 
 class Section(BaseModel):
@@ -270,12 +286,28 @@ class TwoStepVerification(Section):
     code: VerificationCode = VerificationCode()
 
 
+# --- Recording (camgate's own recorder; the manual assumes recording servers) --------------------
+
+
+class Recording(Section):
+    min_free_mb: int = Field(
+        default=1024,
+        ge=0,
+        le=100_000_000,
+        description=(
+            "Free space kept on the recordings disk: below it the oldest recordings are "
+            "deleted, and recording stops when nothing can be deleted."
+        ),
+    )
+
+
 class SettingsTree(Section):
     """Every administrator setting, one section per tab of the manual."""
 
     general: General = General()
     connectivity: Connectivity = Connectivity()
     performance: Performance = Performance()
+    recording: Recording = Recording()
     investigations: Investigations = Investigations()
     video_push: VideoPush = VideoPush()
     notifications: Notifications = Notifications()

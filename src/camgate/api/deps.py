@@ -9,6 +9,7 @@ from fastapi import Depends, HTTPException, Request, WebSocket
 from starlette.requests import HTTPConnection
 
 from camgate.admin.service import SettingsService
+from camgate.bookmarks.service import BookmarkService
 from camgate.cameras.service import CameraService
 from camgate.core.clock import Clock
 from camgate.core.errors import forbidden, unauthorized
@@ -20,6 +21,7 @@ from camgate.live.limiting import Limits
 from camgate.live.runtime import LiveRuntime
 from camgate.live.viewers import ViewerRegistry
 from camgate.media.transcode import TranscoderRegistry
+from camgate.recording.service import RecordingService
 from camgate.settings import ServerSettings
 from camgate.status.service import StatusService
 from camgate.views.service import ViewService
@@ -43,7 +45,9 @@ class Services:
     limits: Limits
     settings: SettingsService
     views: ViewService
+    recordings: RecordingService
     liveness: Liveness
+    bookmarks: BookmarkService
 
     def can_view(self, user: User, camera_id: str) -> bool:
         """Whether ``user`` may watch ``camera_id`` with the settings in force."""

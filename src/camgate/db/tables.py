@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -66,6 +77,12 @@ class CameraRow(Base):
     password_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
     #: Privacy masks as JSON: ``[[x, y, width, height], ...]`` in picture fractions (0 to 1).
     privacy_masks: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
+    #: Recording (R3): on by default, from the first stream, kept 7 days, no size limit.
+    recording_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
+    #: The position of the recorded stream among the camera's streams.
+    recording_stream: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    retention_days: Mapped[int | None] = mapped_column(Integer, default=7, server_default="7")
+    retention_gb: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class CameraStreamRow(Base):
@@ -110,3 +127,52 @@ class ViewCameraRow(Base):
     )
     position: Mapped[int] = mapped_column(Integer, primary_key=True)
     camera_id: Mapped[str] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
+
+
+class SegmentRow(Base):
+    """One closed recording segment (ADR 0009). No foreign key to the camera: the files of a
+    removed camera stay indexed until retention deletes them."""
+
+    __tablename__ = "segments"
+    __table_args__ = (Index("ix_segments_camera_time", "camera_id", "start_wallclock"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    camera_id: Mapped[str] = mapped_column(String(36))
+    stream_id: Mapped[str] = mapped_column(String(36))
+    #: Relative to the recordings folder.
+    path: Mapped[str] = mapped_column(Text, unique=True)
+    start_wallclock: Mapped[float] = mapped_column(Float)
+    end_wallclock: Mapped[float] = mapped_column(Float)
+    start_dts: Mapped[int] = mapped_column(BigInteger)
+    end_dts: Mapped[int] = mapped_column(BigInteger)
+    size: Mapped[int] = mapped_column(BigInteger)
+    #: ``segment.encode_keyframes``: 24 bytes per GOP.
+    keyframes: Mapped[bytes] = mapped_column(LargeBinary)
+    codec: Mapped[str] = mapped_column(String(8))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    extradata: Mapped[bytes] = mapped_column(LargeBinary)
+    #: ``ready``, or ``garbage`` between the two steps of a deletion.
+    state: Mapped[str] = mapped_column(String(16), default="ready", server_default="ready")
+
+
+class BookmarkRow(Base):
+    __tablename__ = "bookmarks"
+    __table_args__ = (
+        Index("ix_bookmarks_camera_start", "camera_id", "start"),
+        Index("ix_bookmarks_start", "start"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    camera_id: Mapped[str] = mapped_column(ForeignKey("cameras.id", ondelete="CASCADE"))
+    start: Mapped[float] = mapped_column(Float)
+    end: Mapped[float] = mapped_column(Float)
+    headline: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text)
+    #: Who made it; kept as a name when that user is deleted.
+    user_id: Mapped[str | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    username: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)

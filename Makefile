@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.first_frame
 	$(BIN)/python -m bench.capacity
 	$(BIN)/python -m bench.recording
+	$(BIN)/python -m bench.seek
 
 # What the integration and browser tests need on Debian (run as root).
 system-deps:

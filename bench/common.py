@@ -54,6 +54,7 @@ class Server:
     process: psutil.Popen
     token: str = ""
     camera_id: str = ""
+    stream_ids: list[str] = field(default_factory=list)
 
     def cpu_seconds(self) -> float:
         times = self.process.cpu_times()
@@ -63,9 +64,8 @@ class Server:
         return int(self.process.memory_info().rss)
 
 
-@contextlib.contextmanager
-def camgate_server(data_dir: Path, stream: str = "synthetic:1080p") -> Iterator[Server]:
-    """A camgate server with one synthetic camera, logged in, the camera online."""
+def add_bench_camera(data_dir: Path, stream: str = "synthetic:1080p") -> None:
+    """The bench administrator and one camera, in a data folder no server runs on yet."""
     camgate(
         data_dir,
         "user",
@@ -77,6 +77,19 @@ def camgate_server(data_dir: Path, stream: str = "synthetic:1080p") -> Iterator[
         stdin=ADMIN[1] + "\n",
     )
     camgate(data_dir, "camera", "add", "Bench", "--url", stream)
+
+
+@contextlib.contextmanager
+def camgate_server(data_dir: Path, stream: str = "synthetic:1080p") -> Iterator[Server]:
+    """A camgate server with one synthetic camera, logged in, the camera online."""
+    add_bench_camera(data_dir, stream)
+    with running_server(data_dir) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def running_server(data_dir: Path) -> Iterator[Server]:
+    """``camgate serve`` on a prepared data folder, logged in, its first camera online."""
     port = free_port()
     process = psutil.Popen(
         [
@@ -113,6 +126,7 @@ def camgate_server(data_dir: Path, stream: str = "synthetic:1080p") -> Iterator[
                     ).json()
                     if cameras and cameras[0]["status"] == "online":
                         server.camera_id = cameras[0]["id"]
+                        server.stream_ids = [s["id"] for s in cameras[0]["streams"]]
                         break
             time.sleep(0.2)
         else:

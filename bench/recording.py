@@ -108,8 +108,10 @@ class PlaybackRun:
 # --- the clip on a timeline --------------------------------------------------------------------
 
 
-def timeline(clip: Sequence[MediaPacket], seconds: float) -> list[MediaPacket]:
-    """The clip end to end for ``seconds`` from dts 0, the wall clock ORIGIN + dts (data shared)."""
+def timeline(
+    clip: Sequence[MediaPacket], seconds: float, origin: float = ORIGIN
+) -> list[MediaPacket]:
+    """The clip end to end for ``seconds`` from dts 0, the wall clock origin + dts (data shared)."""
     first = clip[0].dts
     period = clip[-1].dts + clip[-1].duration - first
     loops = math.ceil(seconds * TIMESCALE / period)
@@ -119,7 +121,7 @@ def timeline(clip: Sequence[MediaPacket], seconds: float) -> list[MediaPacket]:
             dts = p.dts - first + n * period
             packets.append(
                 dataclasses.replace(
-                    p, dts=dts, pts=p.pts - first + n * period, wallclock=ORIGIN + dts / TIMESCALE
+                    p, dts=dts, pts=p.pts - first + n * period, wallclock=origin + dts / TIMESCALE
                 )
             )
     return packets
@@ -297,9 +299,11 @@ def recording_table(
 # --- an hour as one MP4 ------------------------------------------------------------------------
 
 
-def write_hour(packets: Sequence[MediaPacket], root: Path) -> tuple[list[ClosedSegment], float]:
-    now = ORIGIN
-    writer = SegmentWriter(root, "cam", "main", clock=lambda: now)
+def write_hour(
+    packets: Sequence[MediaPacket], root: Path, camera_id: str = "cam", stream_id: str = "main"
+) -> tuple[list[ClosedSegment], float]:
+    now = packets[0].wallclock
+    writer = SegmentWriter(root, camera_id, stream_id, clock=lambda: now)
     closed: list[ClosedSegment] = []
     cpu, wall = time.process_time(), time.perf_counter()
     for packet in packets:

@@ -12,6 +12,7 @@ SECTIONS = {
     "video_push",
     "notifications",
     "two_step_verification",
+    "recording",
 }
 
 
@@ -21,6 +22,9 @@ def test_settings_tree_patch_and_validation(server: RunningServer, admin_token: 
     tree = httpx.get(url, headers=headers).json()
     assert set(tree) == SECTIONS
     assert tree["connectivity"]["http_port"] == 8081
+    assert tree["recording"] == {"min_free_mb": 1024}
+    refused = httpx.patch(url, json={"recording": {"min_free_mb": -1}}, headers=headers)
+    assert refused.status_code == 422
 
     refused = httpx.patch(
         url, json={"two_step_verification": {"code": {"length": 9}}}, headers=headers

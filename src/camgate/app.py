@@ -38,6 +38,7 @@ from camgate.live.viewers import ViewerRegistry
 from camgate.media.timeline import backoff_delay
 from camgate.media.transcode import TranscoderRegistry
 from camgate.recording import api as recording_api
+from camgate.recording import playback_ws
 from camgate.recording.service import RecordingService, RecordingsLock
 from camgate.settings import HardwareDecoding, ServerSettings
 from camgate.status import api as status_api
@@ -245,6 +246,7 @@ def create_app(
     app.include_router(admin_api.router)
     app.include_router(views_api.router)
     app.include_router(recording_api.router)
+    app.include_router(playback_ws.router)
     app.include_router(status_api.router)
     app.include_router(bookmarks_api.router)
     app.mount("/", _WebClientFiles(directory=WEB_DIR, html=True), name="web")

@@ -61,9 +61,12 @@ def running_server(
     *,
     backoff: Callable[[int], float] | None = None,
     cpu_percent: Callable[[], float] | None = None,
+    segment_s: int = 60,
 ) -> Iterator[RunningServer]:
     port = free_port()
-    settings = ServerSettings(data_dir=data_dir, host="127.0.0.1", http_port=port, https_port=0)
+    settings = ServerSettings(
+        data_dir=data_dir, host="127.0.0.1", http_port=port, https_port=0, segment_s=segment_s
+    )
     given = {"backoff": backoff, "cpu_percent": cpu_percent}
     seams: dict[str, Any] = {name: value for name, value in given.items() if value is not None}
     app = create_app(settings, **seams)

@@ -106,3 +106,6 @@ async def require_admin(principal: Annotated[Principal, Depends(current_principa
 ServicesDep = Annotated[Services, Depends(services)]
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 AdminPrincipal = Annotated[Principal, Depends(require_admin)]
+#: For a media route with required query parameters: authenticates before they are validated,
+#: so that a caller without credentials learns nothing but 401.
+MediaPrincipal = Annotated[Principal, Depends(media_principal)]

@@ -195,17 +195,10 @@ def _client_reason(transcode: bool, fallback: str | None) -> FallbackReason | No
         raise invalid(f"unknown fallback reason {fallback!r}") from error
 
 
-async def _serve(
-    websocket: WebSocket,
-    pump: Coroutine[Any, Any, None],
-    viewer: Viewer,
-    heard: Callable[[], object],
-) -> None:
-    """Runs a viewer's pump until it ends, the client leaves, or the session ends."""
-    tasks = {
-        asyncio.create_task(pump),
-        asyncio.create_task(_drain_client(websocket, heard)),
-    }
+async def serve(websocket: WebSocket, viewer: Viewer, *work: Coroutine[Any, Any, None]) -> None:
+    """Runs a viewer's coroutines (its pump, the reader of its client) until one of them ends,
+    or the session ends."""
+    tasks = {asyncio.create_task(coroutine) for coroutine in work}
     ended = asyncio.create_task(viewer.ended.wait())
     done, pending = await asyncio.wait(tasks | {ended}, return_when=asyncio.FIRST_COMPLETED)
     for task in pending:
@@ -220,6 +213,15 @@ async def _serve(
     elif any(isinstance(task.exception(), Closed) for task in done if task is not ended):
         with contextlib.suppress(Exception):
             await websocket.close(1001, "the camera was removed")
+
+
+async def refuse(websocket: WebSocket, error: CamgateError) -> None:
+    """Turn a WebSocket away: accept it, say why, close with the error's code."""
+    await websocket.accept()
+    await websocket.send_text(
+        json.dumps({"type": "error", "reason": error.kind.value, "detail": error.detail})
+    )
+    await websocket.close(_CLOSE_FOR.get(error.kind, 1011), error.detail[:120])
 
 
 @router.websocket("/live")
@@ -259,11 +261,7 @@ async def live_websocket(
                 camera.privacy_masks,
             )
     except CamgateError as error:
-        await websocket.accept()
-        await websocket.send_text(
-            json.dumps({"type": "error", "reason": error.kind.value, "detail": error.detail})
-        )
-        await websocket.close(_CLOSE_FOR.get(error.kind, 1011), error.detail[:120])
+        await refuse(websocket, error)
         return
     await websocket.accept()
     heard = functools.partial(svc.heard_from, principal)
@@ -272,7 +270,7 @@ async def live_websocket(
             svc, principal, camera.id, chosen.stream_id, "websocket", Delivery.TRANSCODED
         ) as viewer:
             pump = pump_transcoded(websocket, svc, chosen, reason, viewer)
-            await _serve(websocket, pump, viewer, heard)
+            await serve(websocket, viewer, pump, _drain_client(websocket, heard))
         return
     assert target is not None
     with (
@@ -280,7 +278,7 @@ async def live_websocket(
         target.hub.subscribe_fragments() as subscription,
     ):
         pump = _pump_websocket(websocket, subscription, target.hub, viewer)
-        await _serve(websocket, pump, viewer, heard)
+        await serve(websocket, viewer, pump, _drain_client(websocket, heard))
 
 
 async def _progressive(

@@ -114,7 +114,7 @@ def _open(path: Path) -> int:
         return os.open(path.with_suffix(""), os.O_RDONLY | os.O_CLOEXEC)
 
 
-def _open_file(path: Path) -> BinaryIO:
+def open_segment(path: Path) -> BinaryIO:
     """A segment opened for reading, also when it was renamed from ``.partial`` meanwhile."""
     return os.fdopen(_open(path), "rb")
 
@@ -187,7 +187,7 @@ def _gather(cuts: Sequence[Cut]) -> _Tables:
         first = gops[0][0]
         tables.spans.append(Span(tables.media_time, first.dts, segment.wallclock_at(first.dts), 0))
         span_start = tables.media_time
-        with _open_file(segment.path) as file:
+        with open_segment(segment.path) as file:
             for entry, _ in gops:
                 fragments = list(
                     read_fragments(file.fileno(), entry.offset, entry.offset + entry.size)

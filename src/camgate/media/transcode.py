@@ -620,6 +620,11 @@ class TranscoderRegistry:
         self._transcoders: dict[_Key, Transcoder] = {}
 
     @property
+    def pool(self) -> Executor:
+        """The bounded pool that decodes and encodes (playback's JPEG frames run there too)."""
+        return self._pool
+
+    @property
     def running(self) -> int:
         """How many transcoders run now (the cost of transcoded viewing)."""
         return sum(1 for transcoder in self._transcoders.values() if transcoder.running)

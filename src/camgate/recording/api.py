@@ -13,6 +13,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from camgate.api.deps import (
     AdminPrincipal,
     CurrentPrincipal,
+    MediaPrincipal,
     Services,
     ServicesDep,
     media_principal,
@@ -20,7 +21,10 @@ from camgate.api.deps import (
 )
 from camgate.api.ranges import RangeNotSatisfiable, parse_range
 from camgate.api.times import iso
+from camgate.cameras.models import Camera
+from camgate.core.errors import forbidden
 from camgate.live.access import viewable_camera
+from camgate.live.fallback import FallbackReason, fallback_reason
 from camgate.media.packet import TIMESCALE
 from camgate.recording.models import RecordingConfig
 from camgate.recording.service import PlaybackFile
@@ -33,6 +37,11 @@ CHUNK = 256 * 1024
 DEFAULT_SPAN_S = 24 * 3600
 #: A playback file's default length from its start.
 DEFAULT_PLAYBACK_S = 3600
+#: Why a playback file is refused, by the fallback reasons that can refuse one.
+_REFUSED = {
+    FallbackReason.PRIVACY_MASK: "this camera has privacy masks: only transcoded video leaves it",
+    FallbackReason.DIRECT_DISABLED: "direct streaming is turned off on this server",
+}
 
 Start = Annotated[AwareDatetime | None, Query(description="ISO 8601 with a time zone")]
 End = Annotated[AwareDatetime | None, Query(description="ISO 8601 with a time zone")]
@@ -156,14 +165,13 @@ async def recordings(
     summary="Where the next or the previous recording is (jump to recording)",
 )
 async def adjacent(
-    request: Request,
+    principal: MediaPrincipal,
     camera_id: str,
     svc: ServicesDep,
     time: Annotated[AwareDatetime, Query(description="ISO 8601 with a time zone")],
     direction: Annotated[str, Query(pattern="^(next|previous)$")] = "next",
     stream: Stream = None,
 ) -> AdjacentOut:
-    principal = await media_principal(request, camera_id)
     camera = await viewable_camera(svc, principal, camera_id)
     at = time.timestamp()
     stream_id = stream or (await svc.recordings.timeline(camera.id, at - 1, at + 1)).stream_id
@@ -183,9 +191,24 @@ async def _playback(
     svc = services(request)
     principal = await media_principal(request, camera_id)
     camera = await viewable_camera(svc, principal, camera_id)
+    _direct_allowed(svc, camera)
     lo, hi = _range(start, end, svc.clock.now(), DEFAULT_PLAYBACK_S)
     playback: PlaybackFile = await svc.recordings.playback(camera.id, lo, hi, stream)
     return playback
+
+
+def _direct_allowed(svc: Services, camera: Camera) -> None:
+    """A playback file is direct video: the fallback rules the server judges alone (L2) apply
+    as to ``live.mp4``, and the client plays through the playback WebSocket instead."""
+    reason = fallback_reason(
+        direct_enabled=svc.settings.tree.performance.direct_streaming,
+        has_privacy_masks=bool(camera.privacy_masks),
+        stream_codec="",  # what the client decodes is its own concern for a file
+        client_codecs=frozenset(),
+        stream_fps=0,
+    )
+    if reason is not None:
+        raise forbidden(f"{_REFUSED[reason]}: play it through the playback WebSocket")
 
 
 @router.get(
@@ -224,11 +247,25 @@ async def playback_json(
     )
 
 
-@router.api_route(
-    "/cameras/{camera_id}/playback.mp4",
-    methods=["GET", "HEAD"],
-    responses={200: {"content": {"video/mp4": {}}}, 206: {}, 304: {}, 416: {}},
+_PLAYBACK_MP4 = "/cameras/{camera_id}/playback.mp4"
+_PLAYBACK_RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {"content": {"video/mp4": {}}},
+    206: {},
+    304: {},
+    416: {},
+}
+
+
+@router.get(
+    _PLAYBACK_MP4,
+    responses=_PLAYBACK_RESPONSES,
     summary="An MP4 of a time range, from the recordings without re-encoding (range requests)",
+)
+@router.head(
+    _PLAYBACK_MP4,
+    operation_id="playback_mp4_head",
+    responses=_PLAYBACK_RESPONSES,
+    summary="The headers playback.mp4 would answer with (size, ETag, end)",
 )
 async def playback_mp4(
     request: Request,

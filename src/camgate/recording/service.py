@@ -321,15 +321,39 @@ class RecordingService:
         self._cache.move_to_end(key)
         return PlaybackFile(camera_id, stream_id, mp4, start, cuts_end(cuts))
 
+    async def stream_segments(
+        self, camera_id: str, start: float, end: float, stream_id: str | None = None
+    ) -> tuple[str | None, list[ClosedSegment]]:
+        """One stream's segments overlapping [start, end), the open part included, sorted by
+        wall-clock start (an indexed segment before the open part of the same start), and
+        that stream: ``stream_id``, else the one :meth:`timeline` would show."""
+        segments = await self._segments(camera_id, start, end)
+        stream_id = stream_id or self._stream_of(camera_id, segments)
+        own = sorted(
+            (s for s in segments if s.stream_id == stream_id),
+            key=lambda s: (s.segment.start_wallclock, s.id < 0),
+        )
+        return stream_id, [s.segment for s in own]
+
     async def neighbour(
         self, camera_id: str, stream_id: str, time: float, *, after: bool
     ) -> float | None:
-        """Where the next (or previous) recording starts (ends), for "jump to recording"."""
+        """Where the next (or previous) recording starts (ends), for "jump to recording".
+
+        The open part counts: a run that began after a gap is found before its first segment
+        closes."""
         async with self._db() as db:
             found = await store.neighbour(db, self.root, camera_id, stream_id, time, after=after)
-        if found is None:
-            return None
-        return found.segment.start_wallclock if after else found.segment.end_wallclock
+        candidates = [] if found is None else [found.segment]
+        candidates += [
+            r.open_part
+            for r in self._recorders.values()
+            if r.stream_id == stream_id and r.open_part is not None
+        ]
+        if after:
+            starts = (s.start_wallclock for s in candidates if s.start_wallclock > time)
+            return min(starts, default=None)
+        return max((s.end_wallclock for s in candidates if s.end_wallclock < time), default=None)
 
     # --- retention ----------------------------------------------------------------------------
 

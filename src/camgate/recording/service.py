@@ -285,25 +285,15 @@ class RecordingService:
         self, camera_id: str, start: float, end: float, stream_id: str | None = None
     ) -> Timeline:
         _check_range(start, end, max_s=None)
-        segments = await self._segments(camera_id, start, end)
-        stream_id = stream_id or self._stream_of(camera_id, segments)
-        own = sorted(
-            (s.segment for s in segments if s.stream_id == stream_id),
-            key=lambda s: s.start_wallclock,
-        )
+        stream_id, own = await self.stream_segments(camera_id, start, end, stream_id)
         return Timeline(camera_id, stream_id, recorded_intervals(own, start, end))
 
     async def playback(
         self, camera_id: str, start: float, end: float, stream_id: str | None = None
     ) -> PlaybackFile:
         _check_range(start, end, max_s=MAX_PLAYBACK_S)
-        segments = await self._segments(camera_id, start, end)
-        stream_id = stream_id or self._stream_of(camera_id, segments)
-        own = sorted(
-            (s for s in segments if s.stream_id == stream_id),
-            key=lambda s: (s.segment.start_wallclock, s.id < 0),
-        )
-        cuts = cuts_for([s.segment for s in own], start, end)
+        stream_id, own = await self.stream_segments(camera_id, start, end, stream_id)
+        cuts = cuts_for(own, start, end)
         if not cuts or stream_id is None:
             raise not_found("recorded video in that range")
         key = (stream_id, start, end, *((c.segment.path, c.segment.size) for c in cuts))

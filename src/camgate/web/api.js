@@ -32,6 +32,24 @@
  * @typedef {{direct_streaming: boolean, adaptive_streaming: boolean, streaming_mode: string,
  *            hardware_decoding: string, level1: Level1, level2: LimitationLevel,
  *            level3: LimitationLevel}} Performance the Performance tab of the settings
+ * @typedef {{start: string, end: string}} Interval a recorded stretch (ISO 8601, UTC)
+ * @typedef {{camera_id: string, stream_id: string | null, start: string, end: string,
+ *            intervals: Interval[]}} Recordings the recorded stretches of a time range; what
+ *   lies between them is a gap
+ * @typedef {{at: number, wallclock: string, duration: number}} Span a stretch of a playback
+ *   file from one segment: player time `at` (seconds; the first may be negative) shows the
+ *   frame captured at `wallclock`
+ * @typedef {{camera_id: string, stream_id: string, start: string, end: string, size: number,
+ *            etag: string, url: string, spans: Span[]}} PlaybackFile what playback.mp4 of a
+ *   range holds; `end` is earlier than asked where the recordings end or the stream changed
+ * @typedef {{id: string, camera_id: string, start: string, end: string, headline: string,
+ *            description: string, user: string}} Bookmark `user` is the creator's user name
+ * @typedef {{camera_id: string, start: string, end: string, headline: string,
+ *            description?: string}} NewBookmark
+ * @typedef {{start?: string, end?: string, headline?: string, description?: string}}
+ *   BookmarkPatch
+ * @typedef {{camera_id?: string, start?: string, end?: string, q?: string, mine?: boolean,
+ *            limit?: number}} BookmarkQuery
  */
 
 /** An HTTP error answer, from the server's `application/problem+json` body when there is one. */
@@ -50,6 +68,15 @@ export class ApiError extends Error {
     /** Seconds to wait before trying again (429), or null. */
     this.retryAfter = retryAfter;
   }
+}
+
+/**
+ * @param {unknown} error
+ * @param {number} status
+ * @returns {boolean} whether it is the server's answer with that HTTP status
+ */
+export function isStatus(error, status) {
+  return error instanceof ApiError && error.status === status;
 }
 
 /**
@@ -303,4 +330,134 @@ export function hlsUrl(cameraId, query) {
  */
 export function snapshotUrl(cameraId, stream = null) {
   return cameraUrl(cameraId, 'snapshot.jpg', { stream }).href;
+}
+
+/**
+ * The recorded intervals of a camera between two moments.
+ * @param {string} cameraId
+ * @param {string} start ISO 8601
+ * @param {string} end ISO 8601
+ * @returns {Promise<Recordings>}
+ */
+export function getRecordings(cameraId, start, end) {
+  const query = new URLSearchParams({ start, end });
+  return request('GET', `v1/cameras/${encodeURIComponent(cameraId)}/recordings?${query}`);
+}
+
+/**
+ * Where the next recorded segment after a moment starts, or the previous one before it ends.
+ * @param {string} cameraId
+ * @param {string} time ISO 8601
+ * @param {'next' | 'previous'} direction
+ * @param {string | null} stream the recorded stream; without it the server only knows which
+ *   one is meant when something was recorded within a second of the moment
+ * @returns {Promise<string | null>} ISO 8601, or null when there is none
+ */
+export async function adjacentRecording(cameraId, time, direction, stream) {
+  const query = new URLSearchParams({ time, direction });
+  if (stream) query.set('stream', stream);
+  const path = `v1/cameras/${encodeURIComponent(cameraId)}/recordings/adjacent?${query}`;
+  const answer = await request('GET', path);
+  return answer.time;
+}
+
+/**
+ * What playback.mp4 of a range would hold (its real end, its spans).
+ * @param {string} cameraId
+ * @param {string} start ISO 8601
+ * @param {string} end ISO 8601
+ * @returns {Promise<PlaybackFile>}
+ * @throws {ApiError} 404 when nothing is recorded in the range; 403 when this camera's video
+ *   may not leave the server as it is (privacy masks, direct streaming off)
+ */
+export function getPlayback(cameraId, start, end) {
+  const query = new URLSearchParams({ start, end });
+  return request('GET', `v1/cameras/${encodeURIComponent(cameraId)}/playback.json?${query}`);
+}
+
+/**
+ * The MP4 a <video> plays for a range. Built here rather than taken from the answer's `url`
+ * (which begins with `/api`), so that it stays relative to the page behind a path prefix.
+ * @param {PlaybackFile} file
+ * @returns {string}
+ */
+export function playbackUrl(file) {
+  const url = cameraUrl(file.camera_id, 'playback.mp4', { stream: file.stream_id });
+  url.searchParams.set('start', file.start);
+  url.searchParams.set('end', file.end);
+  return url.href;
+}
+
+/**
+ * The controlled-playback WebSocket (JPEG frames; play, pause, speed, seek, step).
+ * @param {string} cameraId
+ * @param {string} start ISO 8601
+ * @param {{width: number, height: number} | null} size the JPEG size to ask for
+ * @returns {string}
+ */
+export function playbackSocketUrl(cameraId, start, size) {
+  const url = cameraUrl(cameraId, 'playback');
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  url.searchParams.set('start', start);
+  if (size) {
+    url.searchParams.set('width', String(size.width));
+    url.searchParams.set('height', String(size.height));
+  }
+  return url.href;
+}
+
+/**
+ * Bookmarks on the cameras this user may view, the latest start first.
+ * @param {BookmarkQuery} [query]
+ * @returns {Promise<Bookmark[]>}
+ * @throws {ApiError} 403 when bookmarks are turned off on this server
+ */
+export function listBookmarks(query = {}) {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(query)) {
+    if (value !== undefined && value !== '' && value !== false) params.set(name, String(value));
+  }
+  const search = params.toString();
+  return request('GET', `v1/bookmarks${search ? `?${search}` : ''}`);
+}
+
+/**
+ * Whether this server has bookmarks on (an administrator can turn them off).
+ * @returns {Promise<boolean>}
+ * @throws {ApiError} for anything but the "turned off" answer (403)
+ */
+export async function bookmarksEnabled() {
+  try {
+    await listBookmarks({ limit: 1 });
+    return true;
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 403) return false;
+    throw error;
+  }
+}
+
+/**
+ * @param {NewBookmark} bookmark
+ * @returns {Promise<Bookmark>}
+ */
+export function createBookmark(bookmark) {
+  return request('POST', 'v1/bookmarks', bookmark);
+}
+
+/**
+ * Changes a bookmark (its creator, or an administrator: 403 for anyone else).
+ * @param {string} bookmarkId
+ * @param {BookmarkPatch} patch
+ * @returns {Promise<Bookmark>}
+ */
+export function updateBookmark(bookmarkId, patch) {
+  return request('PATCH', `v1/bookmarks/${encodeURIComponent(bookmarkId)}`, patch);
+}
+
+/**
+ * @param {string} bookmarkId
+ * @returns {Promise<void>}
+ */
+export async function deleteBookmark(bookmarkId) {
+  await request('DELETE', `v1/bookmarks/${encodeURIComponent(bookmarkId)}`);
 }

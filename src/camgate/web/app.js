@@ -1,15 +1,18 @@
 // Entry point: who is logged in, which screen is shown (from the URL hash), the header, the
 // error region, and the refresh of the camera and view lists while a grid or a camera is open.
 // Routes: `#/` the first view offered ("All cameras" when the administrator offers it),
-// `#/view/<id>` one view's grid, `#/camera/<id>` one camera; for administrators `#/status` (the
-// server status), `#/settings/performance` and `#/camera/<id>/masks` (a camera's privacy masks).
+// `#/view/<id>` one view's grid, `#/camera/<id>` one camera, `#/camera/<id>/playback[?t=ISO]` its
+// recordings, `#/bookmarks[?q=…]` the bookmarks; for administrators `#/status` (the server
+// status), `#/settings/performance` and `#/camera/<id>/masks` (a camera's privacy masks).
 // While logged in, keepalives tell the server that this client still runs (keepalive.js).
 
 import * as api from './api.js';
+import { bookmarksView } from './bookmarks.js';
 import { h } from './dom.js';
 import { startKeepalive } from './keepalive.js';
 import { masksView } from './masks.js';
 import { performanceView } from './performance.js';
+import { playbackView } from './playback.js';
 import { statusView } from './status.js';
 import { cameraView, gridView, loginView, messageView } from './views.js';
 
@@ -25,7 +28,9 @@ const PENDING_REFRESH_MS = 1000;
 /** @typedef {{cameras: Camera[], views: CameraView[]}} Lists */
 /**
  * @typedef {{name: 'grid', id: string | null} | {name: 'camera', id: string}
- *   | {name: 'status'} | {name: 'performance'} | {name: 'masks', id: string}} Route
+ *   | {name: 'status'} | {name: 'performance'} | {name: 'masks', id: string}
+ *   | {name: 'playback', id: string, time: number | null}
+ *   | {name: 'bookmarks', params: URLSearchParams}} Route
  */
 
 /** The routes only administrators may open (the server refuses anyone else too). */
@@ -105,7 +110,12 @@ function show(next, subject = null) {
 function parseRoute(hash) {
   if (/^#\/status\/?$/.test(hash)) return { name: 'status' };
   if (/^#\/settings\/performance\/?$/.test(hash)) return { name: 'performance' };
-  const match = /^#\/(camera|view)\/([^/?#]+)(\/masks\/?$)?/.exec(hash);
+  const bookmarks = /^#\/bookmarks\/?(?:\?(.*))?$/.exec(hash);
+  if (bookmarks) return { name: 'bookmarks', params: new URLSearchParams(bookmarks[1] || '') };
+  // `#/camera/<id>`, `#/camera/<id>/masks`, `#/camera/<id>/playback[?t=…]`, `#/view/<id>`
+  const match = /^#\/(camera|view)\/([^/?#]+)(?:(\/masks\/?$)|(\/playback)\/?(?:\?(.*))?$)?/.exec(
+    hash,
+  );
   if (!match) return { name: 'grid', id: null };
   let id;
   try {
@@ -114,7 +124,13 @@ function parseRoute(hash) {
     return { name: 'grid', id: null }; // a malformed escape in a hand-typed URL
   }
   if (match[1] === 'view') return { name: 'grid', id };
-  return match[3] ? { name: 'masks', id } : { name: 'camera', id };
+  if (match[3]) return { name: 'masks', id };
+  if (match[4]) {
+    const at = new URLSearchParams(match[5] || '').get('t');
+    const time = at ? Date.parse(at) : NaN;
+    return { name: 'playback', id, time: Number.isNaN(time) ? null : time };
+  }
+  return { name: 'camera', id };
 }
 
 /**
@@ -187,6 +203,10 @@ async function route() {
   clearError();
   const { cameras, views } = lists;
   const back = h('a', { class: 'button', href: '#/' }, 'Back to the cameras');
+  if (target.name === 'bookmarks') {
+    show(bookmarksView(cameras, ctx, target.params));
+    return;
+  }
   if (target.name === 'grid') {
     const current = viewFor(target, views);
     if (target.id !== null && !current) {
@@ -201,8 +221,12 @@ async function route() {
       show(messageView('Camera not found', 'This camera does not exist, or you may not view it.', back));
       return;
     }
-    const backLabel = (cameFromGrid ? lastViewName : views[0]?.name) || 'Back';
-    show(cameraView(camera, ctx, backLabel), target);
+    if (target.name === 'playback') {
+      show(playbackView(camera, ctx, { time: target.time }), target);
+    } else {
+      const backLabel = (cameFromGrid ? lastViewName : views[0]?.name) || 'Back';
+      show(cameraView(camera, ctx, backLabel), target);
+    }
   }
   scheduleRefresh();
 }

@@ -9,6 +9,7 @@
 // Query: transcode=1 (ask for JPEG), fallback=not_started|connection_lost (why direct failed),
 // width, height, fps (what the JPEGs should be).
 
+import { JpegSink } from './jpeg.js';
 import { codecName } from './streams.js';
 
 /** @typedef {'connecting' | 'playing' | 'offline' | 'error'} PlayerState */
@@ -60,7 +61,6 @@ const CLOSE_SERVER_ERROR = 1011;
 const START_TIMEOUT_MS = 10_000;
 /** Decoder failures in a row (without progress between them) that make it fall back. */
 const FALLBACK_AFTER_ERRORS = 2;
-const JPEG_TYPE = 'image/jpeg';
 
 /**
  * The MediaSource implementation to use: ManagedMediaSource where present (iOS 17.1+ Safari
@@ -297,10 +297,8 @@ export class LivePlayer {
   /** Whether the current connection sends JPEGs. */
   #jpeg = false;
   #frames = 0;
-  /** The object URL on screen, the one loading, and the newest frame waiting for its turn. */
-  /** @type {string | null} */ #shownUrl = null;
-  /** @type {string | null} */ #loadingUrl = null;
-  /** @type {ArrayBuffer | null} */ #nextFrame = null;
+  /** @type {JpegSink<null> | null} shows the JPEGs in the image (null: no image given) */
+  #jpegSink = null;
   #lastFrameAt = 0;
   /** The play position at the end of the last tick (after its own seeks); -1: none yet. */
   #lastPosition = -1;
@@ -325,6 +323,7 @@ export class LivePlayer {
     if (image) {
       image.dataset.state = this.#state;
       image.dataset.frames = '0';
+      this.#jpegSink = new JpegSink(image, () => this.#onJpegShown(image));
     }
   }
 
@@ -385,7 +384,7 @@ export class LivePlayer {
     this.#gesture = null;
     this.#closeSocket();
     this.#closeMedia();
-    this.#clearImage();
+    this.#jpegSink?.clear();
     this.#showJpeg(false);
     this.#fallback = null;
     this.#delivery = null;
@@ -536,7 +535,7 @@ export class LivePlayer {
   /** @param {ArrayBuffer} data */
   #onBinary(data) {
     if (this.#jpeg) {
-      this.#onJpeg(data);
+      this.#jpegSink?.push(data, null);
       return;
     }
     if (this.#pendingMime !== null) {
@@ -831,59 +830,15 @@ export class LivePlayer {
   }
 
   /**
-   * A JPEG arrived. One is decoded at a time, off screen; while it decodes, only the newest
-   * waits (older ones are skipped), so at most two object URLs exist: the one shown and the
-   * one decoding. The image then swaps to the decoded picture at once, without a blank gap.
-   * @param {ArrayBuffer} data
+   * A JPEG is on screen: count it, and a picture that moves means the video plays.
+   * @param {HTMLImageElement} image
    */
-  #onJpeg(data) {
-    if (!this.#options.image) return;
-    if (this.#loadingUrl !== null) {
-      this.#nextFrame = data;
-      return;
-    }
-    const url = URL.createObjectURL(new Blob([data], { type: JPEG_TYPE }));
-    this.#loadingUrl = url;
-    const loader = new Image();
-    loader.src = url;
-    loader.decode().then(
-      () => this.#onImageLoaded(url, true),
-      () => this.#onImageLoaded(url, false),
-    );
-  }
-
-  /**
-   * @param {string} url the object URL that was decoding
-   * @param {boolean} ok whether it decoded
-   */
-  #onImageLoaded(url, ok) {
-    const image = this.#options.image;
-    if (!image || url !== this.#loadingUrl) return; // stopped meanwhile: already revoked
-    this.#loadingUrl = null;
-    if (ok) {
-      image.src = url;
-      if (this.#shownUrl) URL.revokeObjectURL(this.#shownUrl);
-      this.#shownUrl = url;
-      this.#frames += 1;
-      image.dataset.frames = String(this.#frames);
-      this.#lastFrameAt = performance.now();
-      this.#attempt = 0;
-      if (this.#state !== 'playing' && this.#jpeg && this.#running) this.#setState('playing', '');
-    } else {
-      URL.revokeObjectURL(url); // a broken frame: the previous one stays on screen
-    }
-    const next = this.#nextFrame;
-    this.#nextFrame = null;
-    if (next && this.#jpeg && this.#running) this.#onJpeg(next);
-  }
-
-  /** Forgets the JPEGs: revokes their object URLs and empties the image. */
-  #clearImage() {
-    this.#nextFrame = null;
-    for (const url of [this.#shownUrl, this.#loadingUrl]) if (url) URL.revokeObjectURL(url);
-    this.#shownUrl = null;
-    this.#loadingUrl = null;
-    this.#options.image?.removeAttribute('src');
+  #onJpegShown(image) {
+    this.#frames += 1;
+    image.dataset.frames = String(this.#frames);
+    this.#lastFrameAt = performance.now();
+    this.#attempt = 0;
+    if (this.#state !== 'playing' && this.#jpeg && this.#running) this.#setState('playing', '');
   }
 
   /** @param {boolean} on show the image (JPEG mode) instead of the video */

@@ -7,6 +7,7 @@
 // view list every few seconds.
 
 import * as api from './api.js';
+import { addBookmarkButton, showIfBookmarksOn } from './bookmarks.js';
 import { h } from './dom.js';
 import { LivePlayer, supportedCodecs } from './player.js';
 import { codecName, describeStream, pickStream } from './streams.js';
@@ -192,7 +193,7 @@ function liveVideo(poster, label) {
  * @param {string} [label] an accessible name
  * @returns {HTMLImageElement}
  */
-function jpegImage(label) {
+export function jpegImage(label) {
   return /** @type {HTMLImageElement} */ (
     h('img', {
       class: 'jpeg',
@@ -208,7 +209,7 @@ function jpegImage(label) {
  * The small badge saying how the video comes (`.delivery`, empty until known).
  * @returns {HTMLElement}
  */
-function deliveryBadge() {
+export function deliveryBadge() {
   return h('span', { class: 'delivery' });
 }
 
@@ -216,7 +217,7 @@ function deliveryBadge() {
  * @param {HTMLElement} badge
  * @param {PlayerDelivery | null} delivery null: not known (no player)
  */
-function showDelivery(badge, delivery) {
+export function showDelivery(badge, delivery) {
   if (!delivery) {
     delete badge.dataset.delivery;
     delete badge.dataset.reason;
@@ -241,7 +242,7 @@ function showDelivery(badge, delivery) {
  * @param {Stream[]} streams
  * @returns {{width: number, height: number} | null} null: not laid out yet
  */
-function jpegSize(box, streams) {
+export function jpegSize(box, streams) {
   const rect = box.getBoundingClientRect();
   const ratio = window.devicePixelRatio || 1;
   let width = rect.width * ratio;
@@ -350,6 +351,12 @@ export function gridView(data, ctx) {
   const newButton = h('button', { type: 'button', id: 'view-new', class: 'button' }, 'New view');
   const editButton = h('button', { type: 'button', id: 'view-edit', class: 'button' }, 'Edit');
   const deleteButton = h('button', { type: 'button', id: 'view-delete', class: 'button danger' }, 'Delete');
+  const bookmarksLink = h(
+    'a',
+    { id: 'grid-bookmarks', class: 'button', href: '#/bookmarks', hidden: true },
+    'Bookmarks',
+  );
+  showIfBookmarksOn([bookmarksLink], ctx);
   const formSlot = h('div', { class: 'view-form-slot' });
   // role=list: Safari drops the list semantics of a list without bullets otherwise.
   const grid = h('ul', { id: 'grid', class: 'grid', role: 'list', 'data-view-id': viewId });
@@ -361,7 +368,7 @@ export function gridView(data, ctx) {
       'div',
       { class: 'grid-head' },
       heading,
-      h('div', { class: 'view-tools' }, picker, newButton, editButton, deleteButton),
+      h('div', { class: 'view-tools' }, picker, newButton, editButton, deleteButton, bookmarksLink),
     ),
     formSlot,
     grid,
@@ -534,7 +541,7 @@ function emptyText(view, shown) {
  * @param {unknown} error
  * @param {ViewContext} ctx
  */
-function reportError(error, ctx) {
+export function reportError(error, ctx) {
   if (error instanceof api.ApiError && error.status === 401) ctx.sessionEnded();
   else ctx.showError(error instanceof api.ApiError ? error.detail : String(error));
 }
@@ -727,6 +734,18 @@ export function cameraView(camera, ctx, backLabel) {
   };
 
   const controls = h('div', { class: 'camera-controls' });
+  const playback = `${cameraHref(camera.id)}/playback`;
+  controls.append(h('a', { id: 'camera-playback', class: 'button', href: playback }, 'Playback'));
+  const bookmarkSlot = h('div', { class: 'bookmark-slot' });
+  const bookmark = addBookmarkButton({
+    id: 'camera-bookmark',
+    cameraId: camera.id,
+    slot: bookmarkSlot,
+    // Live, the moment is now by this client's clock: live video carries no capture times.
+    now: () => Date.now(),
+  });
+  showIfBookmarksOn([bookmark.button], ctx);
+  controls.append(bookmark.button, bookmark.note);
   const picker = streamPicker(camera, (stream) => {
     chosen = stream;
     play();
@@ -746,6 +765,7 @@ export function cameraView(camera, ctx, backLabel) {
     h('div', { class: 'camera-head' }, back, heading),
     stage,
     h('div', { class: 'camera-foot' }, info, controls),
+    bookmarkSlot,
   );
   play();
   return {

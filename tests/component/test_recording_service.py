@@ -795,3 +795,49 @@ async def test_a_crash_between_mark_and_unlink_hides_the_segments_until_recovery
     assert [p.kind for p in await restarted.recover()] == [ProblemKind.GARBAGE] * 3
     assert env.states() == {}
     assert not any(s.path.exists() for s in rec.segments)
+
+
+# --- 7. jump to recording ----------------------------------------------------------------------
+
+
+async def test_jumps_go_to_the_next_and_previous_recording_not_the_next_segment(
+    env: Env, clip: Clip
+) -> None:
+    epoch = CLIP_EPOCH
+    # Three recordings: [0, 6) and [20, 26) in three segments each, [40, 42) in one.
+    for start, loops in ((0, 3), (20, 3), (40, 1)):
+        await env.index(env.record(looped(clip, loops, origin=epoch + start)))
+    service = env.service()
+
+    async def jump(at: float, after: bool) -> float | None:
+        found = await service.neighbour(env.camera.id, env.stream_id, epoch + at, after=after)
+        return None if found is None else round(found - epoch, 3)
+
+    assert [await jump(at, True) for at in (-5, 1, 5.9, 10, 21, 41)] == [0, 20, 20, 20, 40, None]
+    assert [await jump(at, False) for at in (3, 10, 23, 30, 41, 50)] == [None, 6, 6, 26, 26, 42]
+
+
+async def test_jumps_count_a_recording_whose_first_segment_is_still_open(
+    env: Env, clip: Clip
+) -> None:
+    epoch = CLIP_EPOCH
+    await env.index(env.record(looped(clip, 3)))  # [0, 6)
+    hub = FedHub()
+    service = env.service(runtime=FedRuntime(env.camera, hub), segment_s=60)
+    await service.reconcile()
+    packets = looped(clip, 2, origin=epoch + 20)  # [20, 24), its segment open
+    await hub.feed(packets[: 3 * FRAMES_PER_GOP + 1])
+    await until(lambda: service.statuses()[0].state is RecorderState.RECORDING)
+    await until(
+        lambda: _intervals_are(
+            service, env, [Interval(epoch, epoch + 6), Interval(epoch + 20, epoch + 23)]
+        )
+    )
+    assert len(await env.rows()) == 3
+
+    async def jump(at: float, after: bool) -> float | None:
+        found = await service.neighbour(env.camera.id, env.stream_id, epoch + at, after=after)
+        return None if found is None else round(found - epoch, 3)
+
+    assert [await jump(at, True) for at in (1, 10, 21)] == [20, 20, None]
+    assert [await jump(at, False) for at in (10, 21, 30)] == [6, 6, 23]

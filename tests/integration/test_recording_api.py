@@ -86,6 +86,17 @@ def test_a_range_plays_exactly_the_requested_times(server: RunningServer, admin_
     assert abs(times[-1] - end) < FRAME_TOLERANCE_S + 1 / 30
     assert len(times) == round((end - start) * 30) or abs(len(times) - (end - start) * 30) <= 2
 
+    # From a gap (before anything was recorded), with no stream named: the recorded stream's
+    # first recording.
+    first = datetime.fromisoformat(intervals[0]["start"]).timestamp()
+    adjacent = httpx.get(
+        f"{server.base_url}/api/v1/cameras/{camera_id}/recordings/adjacent",
+        params={"time": iso(first - 100), "direction": "next"},
+        headers=auth(admin_token),
+    )
+    assert adjacent.status_code == 200, adjacent.text
+    assert abs(datetime.fromisoformat(adjacent.json()["time"]).timestamp() - first) < 0.002
+
 
 def test_playback_answers_range_requests(server: RunningServer, admin_token: str) -> None:
     camera_id = add_camera(server, admin_token)

@@ -175,6 +175,9 @@ async def adjacent(
     camera = await viewable_camera(svc, principal, camera_id)
     at = time.timestamp()
     stream_id = stream or (await svc.recordings.timeline(camera.id, at - 1, at + 1)).stream_id
+    if stream_id is None and camera.streams:  # in a gap: the stream the camera records
+        position = (await svc.recordings.config(camera.id)).stream_position
+        stream_id = camera.streams[min(position, len(camera.streams) - 1)].id
     found = None
     if stream_id is not None:
         found = await svc.recordings.neighbour(camera.id, stream_id, at, after=direction == "next")

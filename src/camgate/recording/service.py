@@ -34,7 +34,7 @@ from camgate.recording.models import (
     RecordingConfig,
     RecordingEvent,
 )
-from camgate.recording.playback import cuts_end, cuts_for, recorded_intervals
+from camgate.recording.playback import GAP_TOLERANCE_S, cuts_end, cuts_for, recorded_intervals
 from camgate.recording.recorder import StreamRecorder
 from camgate.settings import Recording
 
@@ -328,22 +328,50 @@ class RecordingService:
     async def neighbour(
         self, camera_id: str, stream_id: str, time: float, *, after: bool
     ) -> float | None:
-        """Where the next (or previous) recording starts (ends), for "jump to recording".
+        """Where the next recording starts, or the previous one ends, for "jump to recording":
+        segments less than :data:`GAP_TOLERANCE_S` apart are one recording, and the one at
+        ``time`` is skipped.
 
-        The open part counts: a run that began after a gap is found before its first segment
-        closes."""
-        async with self._db() as db:
-            found = await store.neighbour(db, self.root, camera_id, stream_id, time, after=after)
-        candidates = [] if found is None else [found.segment]
-        candidates += [
+        The open part counts: a recording that began after a gap is found before its first
+        segment closes, and the newest recording ends where the open part does."""
+        parts = [
             r.open_part
             for r in self._recorders.values()
             if r.stream_id == stream_id and r.open_part is not None
         ]
-        if after:
-            starts = (s.start_wallclock for s in candidates if s.start_wallclock > time)
-            return min(starts, default=None)
-        return max((s.end_wallclock for s in candidates if s.end_wallclock < time), default=None)
+        async with self._db() as db:
+            if after:
+                found = await self._run_edge(db, camera_id, stream_id, time, after=True)
+                starts = [] if found is None else [found.start_wallclock]
+                for part in parts:
+                    if part.start_wallclock > time and not await store.joined(
+                        db, camera_id, stream_id, part.start_wallclock, tolerance=GAP_TOLERANCE_S
+                    ):
+                        starts.append(part.start_wallclock)
+                return min(starts, default=None)
+            for part in parts:
+                if part.end_wallclock < time:
+                    return part.end_wallclock
+            found = await self._run_edge(db, camera_id, stream_id, time, after=False)
+            # Not in the index, the open part continues the segment found: when ``time`` is in
+            # the open part, that segment is the end of ``time``'s own recording.
+            if found is not None and any(
+                found.end_wallclock >= part.start_wallclock - GAP_TOLERANCE_S
+                and time >= part.start_wallclock - GAP_TOLERANCE_S
+                for part in parts
+            ):
+                found = await self._run_edge(
+                    db, camera_id, stream_id, found.start_wallclock, after=False
+                )
+        return None if found is None else found.end_wallclock
+
+    async def _run_edge(
+        self, db: AsyncSession, camera_id: str, stream_id: str, time: float, *, after: bool
+    ) -> ClosedSegment | None:
+        found = await store.neighbour(
+            db, self.root, camera_id, stream_id, time, after=after, tolerance=GAP_TOLERANCE_S
+        )
+        return None if found is None else found.segment
 
     # --- retention ----------------------------------------------------------------------------
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from camgate.db.tables import CameraRow, SegmentRow
 from camgate.media.packet import Codec, StreamConfig
@@ -96,23 +98,64 @@ async def overlapping(
     return [_indexed(root, row) for row in rows]
 
 
+#: No segment is longer: bounds the look for a segment joined to another (segments are at most
+#: 600 s plus a GOP).
+MAX_SEGMENT_S = 3600.0
+
+
+def _ready(camera_id: str, stream_id: str, table: Any = SegmentRow) -> Any:
+    """``table``: :class:`SegmentRow` or an alias of it."""
+    return and_(table.camera_id == camera_id, table.stream_id == stream_id, table.state == READY)
+
+
 async def neighbour(
-    db: AsyncSession, root: Path, camera_id: str, stream_id: str, time: float, *, after: bool
+    db: AsyncSession,
+    root: Path,
+    camera_id: str,
+    stream_id: str,
+    time: float,
+    *,
+    after: bool,
+    tolerance: float,
 ) -> IndexedSegment | None:
-    """The first segment starting after ``time``, or the last one ending before it."""
-    query = select(SegmentRow).where(
-        SegmentRow.camera_id == camera_id,
-        SegmentRow.stream_id == stream_id,
-        SegmentRow.state == READY,
-    )
+    """The first segment that starts a recording after ``time``, or the last one that ends a
+    recording before it: segments less than ``tolerance`` apart are one recording."""
+    other = aliased(SegmentRow)
     if after:
-        query = query.where(SegmentRow.start_wallclock > time).order_by(SegmentRow.start_wallclock)
-    else:
-        query = query.where(SegmentRow.end_wallclock < time).order_by(
-            SegmentRow.end_wallclock.desc()
+        # No segment runs up to this one's start: it begins a recording.
+        joined = and_(
+            other.start_wallclock < SegmentRow.start_wallclock,
+            other.start_wallclock >= SegmentRow.start_wallclock - MAX_SEGMENT_S,
+            other.end_wallclock >= SegmentRow.start_wallclock - tolerance,
         )
-    row = await db.scalar(query.limit(1))
+        where = SegmentRow.start_wallclock > time
+        order: Any = SegmentRow.start_wallclock
+    else:
+        # No segment starts before this one's end is past: it ends a recording.
+        joined = and_(
+            other.end_wallclock > SegmentRow.end_wallclock,
+            other.start_wallclock <= SegmentRow.end_wallclock + tolerance,
+            other.start_wallclock >= SegmentRow.end_wallclock - MAX_SEGMENT_S,
+        )
+        where = SegmentRow.end_wallclock < time
+        order = SegmentRow.end_wallclock.desc()
+    continued = select(other.id).where(_ready(camera_id, stream_id, other), joined).exists()
+    query = select(SegmentRow).where(_ready(camera_id, stream_id), where, ~continued)
+    row = await db.scalar(query.order_by(order).limit(1))
     return _indexed(root, row) if row else None
+
+
+async def joined(
+    db: AsyncSession, camera_id: str, stream_id: str, start: float, *, tolerance: float
+) -> bool:
+    """Whether an indexed segment runs up to ``start`` (within ``tolerance``)."""
+    query = select(SegmentRow.id).where(
+        _ready(camera_id, stream_id),
+        SegmentRow.start_wallclock < start,
+        SegmentRow.start_wallclock >= start - MAX_SEGMENT_S,
+        SegmentRow.end_wallclock >= start - tolerance,
+    )
+    return await db.scalar(query.limit(1)) is not None
 
 
 async def all_segments(db: AsyncSession, root: Path) -> list[IndexedSegment]:

@@ -167,6 +167,10 @@ class _Tables:
             self.mdat_size += size
 
 
+#: More than any reordering delay between decoding and presenting a frame (B-frames).
+_REORDER_SLACK = TIMESCALE
+
+
 def _gops_in_range(
     segment: ClosedSegment, start: int, end: int
 ) -> Iterable[tuple[KeyframeEntry, int]]:
@@ -204,6 +208,25 @@ def _gather(cuts: Sequence[Cut]) -> _Tables:
             tables.media_time - span_start,
         )
     return tables
+
+
+def _first_shown(tables: _Tables, at: int) -> int:
+    """The presentation time of the first frame at or after ``at`` (media time).
+
+    The edit list starts there: players (Chromium, FFmpeg) start at the first frame at or after
+    the edit's start, so an edit between two frames would show every frame up to a frame's
+    duration before the time its span gives.
+    """
+    best: int | None = None
+    decoded = 0
+    for duration, offset in zip(tables.durations, tables.offsets, strict=True):
+        shown = decoded + offset
+        if shown >= at and (best is None or shown < best):
+            best = shown
+        if best is not None and decoded > best + _REORDER_SLACK:  # later frames show later
+            break
+        decoded += duration
+    return at if best is None else best
 
 
 # --- boxes -----------------------------------------------------------------------------------
@@ -345,7 +368,7 @@ def build_mp4_cuts(cuts: Sequence[Cut]) -> VirtualMp4:
         raise ValueError("nothing recorded in the range")
     config = configs.pop()
     first_dts = tables.spans[0].timeline_start
-    media_start = max(cuts[0].start - first_dts, tables.offsets[0])
+    media_start = _first_shown(tables, max(cuts[0].start - first_dts, 0))
     duration = max(0, tables.presentation_end - media_start)
     stbl_head = _stbl_head(config, tables)
     edts = _elst(media_start, duration)

@@ -204,6 +204,12 @@ class Performance(Section):
 # --- Investigations tab ------------------------------------------------------------------------
 
 
+class ExportFormats(Section):
+    avi: bool = False
+    native: bool = False
+    mkv: bool = False
+
+
 class Investigations(Section):
     enabled: bool = True
     folder: str = Field(default="investigations", description="Relative to the data folder.")
@@ -212,10 +218,13 @@ class Investigations(Section):
     size_limit_mb: int = Field(default=2000, ge=1, le=100_000_000)
     retention_enabled: bool = False
     retention_days: int = Field(default=7, ge=1, le=36_500)
-    export_avi: bool = False
-    export_native: bool = False
-    export_mkv: bool = False
-    avi_timestamps: bool = False
+    export_formats: ExportFormats = Field(
+        default_factory=lambda: ExportFormats(),
+        description="The formats users may export in (all off until the administrator chooses).",
+    )
+    avi_timestamp: bool = Field(
+        default=False, description="Burn the recording's date and time into AVI exports."
+    )
     avi_codec: str = Field(default="mpeg4", max_length=32)
     avi_audio_bitrate: int = Field(default=160_000, ge=8_000, le=512_000)
 

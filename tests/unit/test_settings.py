@@ -23,7 +23,7 @@ def test_manual_defaults() -> None:
     assert tree.performance.hardware_decoding == "auto"
     inv = tree.investigations
     assert inv.size_limit_mb == 2000 and inv.retention_days == 7
-    assert not (inv.export_avi or inv.export_mkv or inv.export_native)
+    assert inv.export_formats.model_dump() == {"avi": False, "native": False, "mkv": False}
     assert inv.avi_audio_bitrate == 160_000
     code = tree.two_step_verification.code
     assert (code.reconnection_timeout_min, code.expiry_min, code.attempts, code.length) == (

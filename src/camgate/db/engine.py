@@ -27,13 +27,14 @@ def sync_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
-def migrate(path: Path) -> None:
-    """Bring the database at ``path`` to the newest schema (blocking: run it off the loop)."""
+def migrate(path: Path, revision: str = "head") -> None:
+    """Bring the database at ``path`` to the newest schema, or to ``revision`` (blocking: run
+    it off the loop)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     config.set_main_option("sqlalchemy.url", sync_url(path))
-    command.upgrade(config, "head")
+    command.upgrade(config, revision)
 
 
 def create_engine(path: Path) -> AsyncEngine:

@@ -182,7 +182,7 @@ def test_permissions(server: RunningServer, admin_token: str, operator_token: st
     not_viewable = httpx.post(
         f"{base}/bookmarks", json={**new, "camera_id": b}, headers=auth(operator_token)
     )
-    assert not_viewable.status_code == 403
+    assert not_viewable.status_code == 404
     missing = httpx.post(
         f"{base}/bookmarks", json={**new, "camera_id": "no-such-camera"}, headers=auth(admin_token)
     )

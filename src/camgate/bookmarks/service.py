@@ -98,10 +98,9 @@ class BookmarkService:
         description = check_description(description)
         check_span(start, end)
         async with self._db() as db:
-            if not await store.camera_exists(db, camera_id):
+            # A camera the user may not view does not exist for them, as everywhere else.
+            if not self._can_view(user, camera_id) or not await store.camera_exists(db, camera_id):
                 raise not_found("camera")
-            if not self._can_view(user, camera_id):
-                raise forbidden("bookmarks are added on cameras the user may view")
             now = self._clock.now()
             row = BookmarkRow(
                 id=str(uuid.uuid4()),

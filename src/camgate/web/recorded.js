@@ -50,6 +50,12 @@ const LIVE_EDGE_MS = MINUTE;
 const MORE_RETRY_MS = 2 * SECOND;
 /** Frame steps use the stream's frame rate; this one only when the server does not know it. */
 const DEFAULT_FPS = 30;
+/**
+ * A forward step that lands on the same frame (the next one is later than usual: a dropped
+ * frame, a camera's hiccup) tries a frame further, this many times, this long after each seek.
+ */
+const STEP_TRIES = 10;
+const STEP_CHECK_MS = 150;
 /** How far "previous/next recording" looks in one request, and in how many. */
 const JUMP_SEARCH_MS = 7 * DAY;
 const JUMP_WEEKS = 8;
@@ -227,6 +233,9 @@ export class DirectEngine {
   /** @type {AbortController} */ #listeners = new AbortController();
   /** @type {ReturnType<typeof setTimeout> | undefined} */ #retryTimer;
   #frameCallback = 0;
+  /** @type {{from: number, target: number, frame: number, tries: number} | null} */
+  #stepping = null;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */ #stepTimer;
 
   /**
    * @param {HTMLVideoElement} video
@@ -244,6 +253,7 @@ export class DirectEngine {
     for (const name of ['playing', 'pause', 'waiting', 'seeking', 'seeked', 'canplay']) {
       video.addEventListener(name, () => this.#report(), { signal });
     }
+    video.addEventListener('seeked', () => this.#checkStep(), { signal });
     if ('requestVideoFrameCallback' in video) {
       // Called for each frame put on screen, with its exact media time, also after a seek while
       // paused: the label then names the frame shown, not the position asked for.
@@ -280,6 +290,7 @@ export class DirectEngine {
   play(speed) {
     this.#speed = speed;
     this.#playing = true;
+    this.#stepping = null;
     this.#video.playbackRate = speed;
     const file = this.#file;
     if (this.#busy) return; // it plays once loaded
@@ -302,9 +313,12 @@ export class DirectEngine {
     const frame = 1 / this.#fps(file.info.stream_id);
     // The browser shows the last frame at or before the time set. Half a frame past the next
     // frame's time (or before this one's) lands between two frames, whatever their jitter.
+    // Back, the last frame before this one is always the previous; forward, a later next frame
+    // is looked for further on (see #checkStep).
     const target = this.#shownAt + (frames > 0 ? 1.5 : -0.5) * frame;
     const duration = this.#video.duration;
     if (target >= 0 && target < duration) {
+      this.#stepping = frames > 0 ? { from: this.#shownAt, target, frame, tries: 0 } : null;
       this.#video.currentTime = target;
       return;
     }
@@ -315,9 +329,31 @@ export class DirectEngine {
     else this.go(shown - 0.5 * frame * SECOND, false, BACK_LEAD_MS);
   }
 
+  /** After a forward step's seek: still the same frame on screen, one frame further. */
+  #checkStep() {
+    clearTimeout(this.#stepTimer);
+    if (!this.#stepping) return;
+    this.#stepTimer = setTimeout(() => {
+      const step = this.#stepping;
+      if (!step || this.#shownAt !== step.from) {
+        this.#stepping = null;
+        return;
+      }
+      const target = step.target + step.frame;
+      if (step.tries >= STEP_TRIES || target >= this.#video.duration) {
+        this.#stepping = null;
+        return;
+      }
+      this.#stepping = { ...step, target, tries: step.tries + 1 };
+      this.#video.currentTime = target;
+    }, STEP_CHECK_MS);
+  }
+
   stop() {
     this.#serial += 1;
     clearTimeout(this.#retryTimer);
+    clearTimeout(this.#stepTimer);
+    this.#stepping = null;
     this.#listeners.abort();
     if (this.#frameCallback) this.#video.cancelVideoFrameCallback(this.#frameCallback);
     this.#video.pause();
@@ -380,6 +416,7 @@ export class DirectEngine {
   /** @param {number} videoTime s */
   #position(videoTime) {
     const video = this.#video;
+    this.#stepping = null; // a seek elsewhere ends a step's search
     video.currentTime = Math.min(Math.max(0, videoTime), video.duration || 0);
     if (this.#playing) this.#startVideo();
     else video.pause();

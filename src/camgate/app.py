@@ -20,6 +20,8 @@ from camgate import __version__
 from camgate.admin import api as admin_api
 from camgate.api import errors
 from camgate.api.deps import Services
+from camgate.audit import api as audit_api
+from camgate.audit.service import AuditLog
 from camgate.bookmarks import api as bookmarks_api
 from camgate.bookmarks.service import BookmarkService
 from camgate.cameras import api as cameras_api
@@ -28,6 +30,9 @@ from camgate.context import open_core
 from camgate.core.clock import Clock, SystemClock
 from camgate.identity import api as identity_api
 from camgate.identity.liveness import Liveness
+from camgate.investigations import api as investigations_api
+from camgate.investigations.keys import DataKeys
+from camgate.investigations.service import InvestigationService
 from camgate.live import api as live_api
 from camgate.live import jpeg_api
 from camgate.live.hls import HlsOutputs
@@ -132,11 +137,24 @@ def create_app(
             recording_pool = ThreadPoolExecutor(
                 max_workers=RECORDING_THREADS, thread_name_prefix="recording"
             )
+            audit = AuditLog(core.sessions, clock)
+            investigations_settings = core.settings.tree.investigations
+            keys = await asyncio.to_thread(DataKeys, core.key, settings.data_dir)
             transcoders = TranscoderRegistry(
                 pool,
                 prefer_hardware=lambda: (
                     core.settings.tree.performance.hardware_decoding == HardwareDecoding.AUTO
                 ),
+            )
+            recordings = RecordingService(
+                core.sessions,
+                clock,
+                settings.recordings_dir,
+                settings=lambda: core.settings.tree.recording,
+                executor=recording_pool,
+                runtime=runtime,
+                segment_s=settings.segment_s,
+                holds=lambda: svc.investigations.held(),
             )
             svc = Services(
                 server=settings,
@@ -168,21 +186,25 @@ def create_app(
                         core.settings.tree.general.features.all_cameras_view
                     ),
                 ),
-                recordings=RecordingService(
-                    core.sessions,
-                    clock,
-                    settings.recordings_dir,
-                    settings=lambda: core.settings.tree.recording,
-                    executor=recording_pool,
-                    runtime=runtime,
-                    segment_s=settings.segment_s,
-                ),
+                recordings=recordings,
                 liveness=liveness,
                 bookmarks=BookmarkService(
                     core.sessions,
                     clock,
                     can_view=lambda user, camera_id: svc.can_view(user, camera_id),
                     enabled=lambda: core.settings.tree.general.features.bookmarks,
+                ),
+                audit=audit,
+                investigations=InvestigationService(
+                    core.sessions,
+                    clock,
+                    # Fixed while the server runs: the command line changes it (and moves).
+                    folder=investigations_settings.folder_in(settings.data_dir),
+                    settings=lambda: core.settings.tree.investigations,
+                    audit=audit,
+                    can_view=lambda user, camera_id: svc.can_view(user, camera_id),
+                    recordings=recordings,
+                    keys=keys,
                 ),
             )
             timeout = ClientTimeout(
@@ -193,6 +215,7 @@ def create_app(
                 end_login=core.identity.end_session,
             )
             await svc.recordings.recover()
+            await svc.investigations.recover()
             await svc.cameras.reconcile()
             await svc.recordings.reconcile()
             app.state.services = svc
@@ -201,6 +224,9 @@ def create_app(
                     _reconcile_forever(svc.cameras, svc.recordings), name="camera-reconcile"
                 ),
                 asyncio.create_task(svc.recordings.run_retention(), name="retention"),
+                asyncio.create_task(
+                    svc.investigations.run_retention(), name="investigation-retention"
+                ),
                 asyncio.create_task(
                     svc.status.run(settings.data_dir / STATUS_FILE), name="status-sampler"
                 ),
@@ -213,6 +239,7 @@ def create_app(
                     task.cancel()
                 await asyncio.gather(*background, return_exceptions=True)
                 await svc.hls.aclose()
+                await svc.investigations.aclose()
                 await svc.transcoders.aclose()
                 # Not cancelling: a decoder freed with packets in flight hangs (PyAV 18.1).
                 await asyncio.to_thread(pool.shutdown)
@@ -249,5 +276,7 @@ def create_app(
     app.include_router(playback_ws.router)
     app.include_router(status_api.router)
     app.include_router(bookmarks_api.router)
+    app.include_router(investigations_api.router)
+    app.include_router(audit_api.router)
     app.mount("/", _WebClientFiles(directory=WEB_DIR, html=True), name="web")
     return app

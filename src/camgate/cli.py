@@ -20,11 +20,18 @@ import uvloop
 from rich.console import Console
 from rich.table import Table
 
+from camgate.audit.models import CLI_ADDRESS, Actor
+from camgate.audit.service import AuditLog
 from camgate.cameras.models import Credentials
 from camgate.cameras.service import CameraService
 from camgate.context import Core, open_core
 from camgate.core.clock import SystemClock
 from camgate.core.errors import CamgateError, ErrorKind
+from camgate.identity.models import Permission
+from camgate.investigations import protection, verifier
+from camgate.investigations.folder import FolderChange, OldInvestigations, change_folder
+from camgate.investigations.keys import SIGNING_KEY_FILE, ServerSealer
+from camgate.investigations.signing import SigningKey
 from camgate.recording.check import UNREPAIRABLE, Problem
 from camgate.recording.models import RecordingConfig
 from camgate.recording.service import RecordingService, RecordingsLock
@@ -39,7 +46,9 @@ app = typer.Typer(
 )
 user_app = typer.Typer(help="Users: add, list, remove, change passwords.", no_args_is_help=True)
 camera_app = typer.Typer(help="Cameras: add, list, remove.", no_args_is_help=True)
-role_app = typer.Typer(help="Roles: which cameras they may view.", no_args_is_help=True)
+role_app = typer.Typer(
+    help="Roles: which cameras they may view, what else they may do.", no_args_is_help=True
+)
 app.add_typer(user_app, name="user")
 app.add_typer(camera_app, name="camera")
 app.add_typer(role_app, name="role")
@@ -223,7 +232,7 @@ def camera_remove(camera: Annotated[str, typer.Argument(help="The camera's name 
 def role_list() -> None:
     """List the roles and the cameras they may view."""
 
-    async def work(core: Core) -> list[tuple[str, str]]:
+    async def work(core: Core) -> list[tuple[str, str, str]]:
         names = {c.id: c.name for c in await _cameras(core).list()}
         rows = []
         for role in await core.identity.roles():
@@ -232,10 +241,11 @@ def role_list() -> None:
                 if role.all_cameras
                 else ", ".join(sorted(names.get(i, i) for i in role.camera_ids))
             )
-            rows.append((role.name, cameras or "none"))
+            permissions = "all" if role.administrator else ", ".join(sorted(role.permissions))
+            rows.append((role.name, cameras or "none", permissions or "none"))
         return rows
 
-    table = Table("role", "cameras")
+    table = Table("role", "cameras", "permissions")
     for row in _run(work):
         table.add_row(*row)
     out.print(table)
@@ -257,6 +267,36 @@ def role_cameras(
         return len(ids)
 
     out.print(f"role {role} may view {_run(work)} camera(s)")
+
+
+@role_app.command("permissions")
+def role_permissions(
+    role: str,
+    permissions: Annotated[
+        list[Permission] | None, typer.Argument(help="The role's permissions; none to clear.")
+    ] = None,
+) -> None:
+    """Set exactly what a role may do beyond viewing its cameras (export: investigations)."""
+
+    async def work(core: Core) -> str:
+        before, after = await core.identity.set_role_permissions(role, frozenset(permissions or []))
+        if before.permissions != after.permissions:
+            await AuditLog(core.sessions, core.clock).record(
+                _cli_actor(),
+                "role.permissions",
+                after.id,
+                role=after.name,
+                old=sorted(before.permissions),
+                new=sorted(after.permissions),
+            )
+        return ", ".join(sorted(after.permissions)) or "nothing beyond viewing"
+
+    out.print(f"role {role} may: {_run(work)}")
+
+
+def _cli_actor() -> Actor:
+    """Who acts through the command: the account that runs it."""
+    return Actor(getpass.getuser(), CLI_ADDRESS)
 
 
 # --- status --------------------------------------------------------------------------------------
@@ -367,6 +407,139 @@ def check(
         raise typer.Exit(1)
 
 
+# --- investigations ------------------------------------------------------------------------------
+
+PASSWORD_WARNING = (
+    "Keep this password safe. You need it to read the investigations after a system recovery or "
+    "on another server; without it they cannot be read, by anyone, camgate included."
+)
+OFF_WARNING = (
+    "I choose not to use a mobile server data protection password, and I understand that "
+    "investigations will not be encrypted."
+)
+
+
+def _folder(core: Core) -> Path:
+    return core.settings.tree.investigations.folder_in(core.data_dir)
+
+
+async def _protection_state(core: Core) -> str | None:
+    return await asyncio.to_thread(protection.state, _folder(core))
+
+
+@app.command("password")
+def data_password(
+    off: Annotated[
+        bool, typer.Option("--off", help="Use no data protection password (see the warning).")
+    ] = False,
+    from_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--stdin",
+            help="Read the passwords from standard input, one per line: the current one first "
+            "(when one is set), then the new one.",
+        ),
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="With --off: accept the warning.")] = False,
+) -> None:
+    """Set or change the data protection password that encrypts the investigations."""
+    current = _run(_protection_state)
+    old = None
+    if current == "password":
+        old = _read_secret("Current data protection password: ", from_stdin)
+    new = None
+    if off:
+        err.print(OFF_WARNING)
+        if not yes and not from_stdin and input("Type yes to agree: ").strip().lower() != "yes":
+            raise typer.Exit(1)
+    else:
+        err.print(PASSWORD_WARNING)
+        new = _read_secret("New data protection password: ", from_stdin, confirm=True)
+
+    async def work(core: Core) -> str:
+        folder = _folder(core)
+        sealer = ServerSealer(core.key)
+        try:
+            if current is None:
+                await asyncio.to_thread(protection.create, folder, new, sealer)
+            else:
+                await asyncio.to_thread(protection.change, folder, old, new, sealer)
+        except protection.KeyringError as error:
+            raise CamgateError(ErrorKind.INVALID, str(error)) from error
+        state = "off" if new is None else "password"
+        await AuditLog(core.sessions, core.clock).record(
+            _cli_actor(), "protection.change", str(folder), old=current, new=state
+        )
+        return state
+
+    state = _run(work)
+    out.print(
+        "investigations are encrypted under the new data protection password"
+        if state == "password"
+        else "data protection password: off"
+    )
+
+
+@app.command("investigations-folder")
+def investigations_folder(
+    new: Annotated[Path, typer.Argument(help="The new investigations folder.")],
+    old: Annotated[
+        OldInvestigations,
+        typer.Option(
+            "--old",
+            help="The investigations already there: move them, delete them, or keep them where "
+            "they are (no longer shown).",
+        ),
+    ],
+) -> None:
+    """Change where investigations are kept (with the server stopped)."""
+
+    async def work(core: Core) -> FolderChange:
+        lock = RecordingsLock(recordings_dir(core.data_dir))
+        if not await asyncio.to_thread(lock.acquire):
+            raise CamgateError(
+                ErrorKind.CONFLICT, "camgate is running: stop it before changing the folder"
+            )
+        try:
+            return await change_folder(core, new, old, _cli_actor())
+        finally:
+            lock.release()
+
+    change = _run(work)
+    done = {"move": "moved", "delete": "deleted", "keep": "left in"}[old.value]
+    out.print(
+        f"investigations folder: {change.new} ({change.investigations} investigation(s) "
+        f"{done} {change.old if old is OldInvestigations.KEEP else ''})".replace(" )", ")")
+    )
+
+
+@app.command()
+def verify(
+    export: Annotated[Path, typer.Argument(help="A native export (.zip).", exists=True)],
+    password: Annotated[
+        bool, typer.Option("--password", help="Ask for the export's password and decrypt.")
+    ] = False,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the export's password from stdin.")
+    ] = False,
+    fingerprint: Annotated[
+        str | None,
+        typer.Option(help="The signer's expected fingerprint (default: this server's key)."),
+    ] = None,
+) -> None:
+    """Check a native export: every file's hash, the signature, cameras and time ranges."""
+    secret = (
+        _read_secret("Export password: ", password_stdin) if password or password_stdin else None
+    )
+    signing_key = state.data_dir / SIGNING_KEY_FILE
+    expected = fingerprint
+    if expected is None and signing_key.exists():
+        expected = SigningKey.load_or_create(signing_key).fingerprint
+    report = verifier.verify(export, password=secret, fingerprint=expected)
+    out.print(verifier.describe(report), markup=False, highlight=False)
+    raise typer.Exit(0 if report.ok else 1)
+
+
 # --- serving -------------------------------------------------------------------------------------
 
 
@@ -448,6 +621,13 @@ async def _prepare_demo(core: Core) -> str | None:
             if name not in existing:
                 camera = await service.add(name, DEMO_STREAMS)
                 await recordings.set_config(camera.id, DEMO_RECORDING)
+    folder = _folder(core)
+    if await asyncio.to_thread(protection.state, folder) is None:
+        # A demo declines the data protection password, and says so in its banner.
+        await asyncio.to_thread(protection.create, folder, None, ServerSealer(core.key))
+        await core.settings.patch(
+            {"investigations": {"export_formats": {"mkv": True, "avi": True, "native": True}}}
+        )
     password_file = core.data_dir / "demo-admin-password"
     if any(user.username == DEMO_ADMIN for user in await core.identity.users()):
         return password_file.read_text().strip() if password_file.exists() else None
@@ -465,6 +645,7 @@ def demo(
 ) -> None:
     """Run the server with three built-in synthetic demo cameras."""
     password = _run(_prepare_demo)
+    encrypted = _run(_protection_state) == "password"
     settings = ServerSettings(
         data_dir=state.data_dir, host=host, http_port=http_port, https_port=https_port
     )
@@ -476,6 +657,11 @@ def demo(
         else:
             out.print(
                 f"log in as [bold]{DEMO_ADMIN}[/bold] (password changed with 'camgate user passwd')"
+            )
+        if not encrypted:
+            out.print(
+                "investigations are not encrypted in the demo (no data protection password; "
+                "'camgate password' sets one)"
             )
         out.print(f"data folder: {state.data_dir}   stop with Ctrl+C\n")
 

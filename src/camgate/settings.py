@@ -228,6 +228,11 @@ class Investigations(Section):
     avi_codec: str = Field(default="mpeg4", max_length=32)
     avi_audio_bitrate: int = Field(default=160_000, ge=8_000, le=512_000)
 
+    def folder_in(self, data_dir: Path) -> Path:
+        """The folder as a path: a relative one lies in the data folder."""
+        folder = Path(self.folder).expanduser()
+        return folder if folder.is_absolute() else data_dir / folder
+
 
 # --- Video push tab ----------------------------------------------------------------------------
 

@@ -30,7 +30,7 @@ from camgate.live.runtime import LiveRuntime
 from camgate.media.fanout import Subscription
 from camgate.media.hub import LiveHub
 from camgate.media.packet import TIMESCALE, MediaPacket
-from camgate.media.recording_rules import SECONDS_PER_DAY, Interval
+from camgate.media.recording_rules import SECONDS_PER_DAY, HeldRange, Interval
 from camgate.media.segment import (
     PARTIAL_SUFFIX,
     ClosedSegment,
@@ -440,13 +440,16 @@ async def test_retention_deletes_what_is_older_than_the_camera_keeps_unless_held
 ) -> None:
     day0 = await env.index(env.record(looped(clip, 3)))
     day6 = await env.index(env.record(looped(clip, 3, origin=CLIP_EPOCH + 6 * SECONDS_PER_DAY)))
-    held: set[int] = {day0[1]}
+    service_rows = {row.id: row.segment for row in await env.rows()}
+    kept = service_rows[day0[1]]
+    # An investigation's span inside the segment holds it, and no other.
+    held = [HeldRange(env.camera.id, kept.start_wallclock + 0.1, kept.end_wallclock - 0.1)]
 
-    async def holds() -> Collection[int]:
+    async def holds() -> Collection[HeldRange]:
         return held
 
     service = env.service(holds=holds)
-    files = {row.id: row.segment.path for row in await env.rows()}
+    files = {row_id: segment.path for row_id, segment in service_rows.items()}
     day0_folder = files[day0[0]].parent
 
     env.clock.t = CLIP_EPOCH + 6 * SECONDS_PER_DAY
@@ -480,10 +483,11 @@ async def test_disk_pressure_deletes_the_oldest_first_and_says_when_it_cannot_fr
     env: Env, clip: Clip, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ids = await env.index(env.record(looped(clip, 6)))  # six segments of 2 s
-    sizes = [row.segment.size for row in await env.rows()]
-    held: set[int] = set()
+    rows = await env.rows()
+    sizes = [row.segment.size for row in rows]
+    held: list[HeldRange] = []
 
-    async def holds() -> Collection[int]:
+    async def holds() -> Collection[HeldRange]:
         return held
 
     service = env.service(holds=holds)
@@ -499,7 +503,8 @@ async def test_disk_pressure_deletes_the_oldest_first_and_says_when_it_cannot_fr
     assert await service.enforce_retention() == 0  # enough is free now
 
     # The oldest left is held; everything else cannot free 10 MiB.
-    held.add(ids[2])
+    third = rows[2].segment
+    held.append(HeldRange(env.camera.id, third.start_wallclock + 0.1, third.end_wallclock - 0.1))
     await env.core.settings.patch({"recording": {"min_free_mb": 10}})
     assert await service.enforce_retention() == 3
     assert await env.row_ids() == [ids[2]]
@@ -511,10 +516,12 @@ async def test_disk_pressure_deletes_the_oldest_first_and_says_when_it_cannot_fr
 async def test_a_real_disk_with_too_little_free_space_keeps_only_held_recordings(
     env: Env, clip: Clip
 ) -> None:
-    ids = await env.index(env.record(looped(clip, 3)))
+    segments = env.record(looped(clip, 3))
+    ids = await env.index(segments)
+    first = segments[0]
 
-    async def holds() -> Collection[int]:
-        return {ids[0]}
+    async def holds() -> Collection[HeldRange]:
+        return [HeldRange(env.camera.id, first.start_wallclock, first.end_wallclock - 0.1)]
 
     service = env.service(holds=holds)
     free_mb = shutil.disk_usage(env.root).free // 2**20

@@ -17,9 +17,11 @@ from camgate.media import fmp4
 from camgate.media.packet import TIMESCALE, MediaPacket, StreamConfig
 from camgate.media.recording_rules import (
     SECONDS_PER_DAY,
+    HeldRange,
     Interval,
     RetentionLimits,
     StoredSegment,
+    held_by,
     keyframe_at_or_before,
     merge_intervals,
     segments_to_delete,
@@ -467,3 +469,13 @@ def test_salvage_drops_a_partial_without_a_whole_gop(partial: tuple[Path, list[i
     path.write_bytes(b"\x00" * 10)  # not even an init
     assert salvage(path) is None
     assert not list(path.parent.iterdir())
+
+
+def test_a_held_range_holds_the_segments_of_its_camera_that_it_touches() -> None:
+    segments = [seg(1, "a", day=1), seg(2, "a", day=2), seg(3, "b", day=1)]
+    one = segments[0]
+    assert held_by(segments, [HeldRange("a", one.start + 10, one.start + 20)]) == {1}
+    # Touching is not overlapping: a range ending where a segment starts does not hold it.
+    assert held_by(segments, [HeldRange("a", one.start - 10, one.start)]) == set()
+    assert held_by(segments, [HeldRange("a", NOW - 3 * DAY, NOW)]) == {1, 2}
+    assert held_by(segments, []) == set()

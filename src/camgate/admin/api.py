@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Request
 
+from camgate.admin.service import changes
 from camgate.api.deps import AdminPrincipal, ServicesDep
+from camgate.audit.models import Actor
 
 router = APIRouter(prefix="/api/v1/settings", tags=["settings"])
 
@@ -22,9 +24,17 @@ async def get_settings(_admin: AdminPrincipal, services: ServicesDep) -> dict[st
     responses={422: {"description": "the result breaks a range or rule of the manual"}},
 )
 async def patch_settings(
-    _admin: AdminPrincipal,
+    admin: AdminPrincipal,
+    request: Request,
     services: ServicesDep,
     patch: Annotated[dict[str, Any], Body(media_type="application/merge-patch+json")],
 ) -> dict[str, Any]:
+    before = services.settings.public()
     await services.settings.patch(patch)
-    return services.settings.public()
+    after = services.settings.public()
+    if changed := changes(before, after):
+        address = request.client.host if request.client else ""
+        await services.audit.record(
+            Actor(admin.user.username, address), "settings.change", "settings", **changed
+        )
+    return after

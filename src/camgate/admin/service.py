@@ -93,6 +93,19 @@ class SettingsService:
             tree = SettingsTree.model_validate(merged)
         except ValidationError as error:
             raise invalid(_reasons(error)) from error
+        if tree.investigations.folder != self._tree.investigations.folder:
+            raise invalid(
+                "investigations.folder: change it with 'camgate investigations-folder', which "
+                "also moves, deletes or keeps the investigations already there"
+            )
+        await self._store(tree)
+        self._tree = tree
+        return tree
+
+    async def set_investigations_folder(self, folder: str) -> SettingsTree:
+        """The one way to change the folder (``camgate investigations-folder``, which moves)."""
+        tree = self._tree.model_copy(deep=True)
+        tree.investigations.folder = folder
         await self._store(tree)
         self._tree = tree
         return tree
@@ -111,3 +124,14 @@ class SettingsService:
                 row.document = text
                 row.updated_at = self._clock.now()
             await db.commit()
+
+
+def changes(old: Any, new: Any, path: str = "") -> dict[str, dict[str, Any]]:
+    """``{"section.key": {"old": …, "new": …}}`` for every leaf that differs (the audit log's
+    record of a settings change)."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        found: dict[str, dict[str, Any]] = {}
+        for key in sorted(old.keys() | new.keys()):
+            found |= changes(old.get(key), new.get(key), f"{path}.{key}" if path else key)
+        return found
+    return {} if old == new else {path: {"old": old, "new": new}}

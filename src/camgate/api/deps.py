@@ -9,6 +9,7 @@ from fastapi import Depends, HTTPException, Request, WebSocket
 from starlette.requests import HTTPConnection
 
 from camgate.admin.service import SettingsService
+from camgate.audit.service import AuditLog
 from camgate.bookmarks.service import BookmarkService
 from camgate.cameras.service import CameraService
 from camgate.core.clock import Clock
@@ -16,6 +17,7 @@ from camgate.core.errors import forbidden, unauthorized
 from camgate.identity.liveness import Liveness
 from camgate.identity.models import Principal, User
 from camgate.identity.service import IdentityService
+from camgate.investigations.service import InvestigationService
 from camgate.live.hls import HlsOutputs
 from camgate.live.limiting import Limits
 from camgate.live.runtime import LiveRuntime
@@ -48,6 +50,8 @@ class Services:
     recordings: RecordingService
     liveness: Liveness
     bookmarks: BookmarkService
+    audit: AuditLog
+    investigations: InvestigationService
 
     def can_view(self, user: User, camera_id: str) -> bool:
         """Whether ``user`` may watch ``camera_id`` with the settings in force."""

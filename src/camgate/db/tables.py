@@ -29,6 +29,8 @@ class RoleRow(Base):
     builtin: Mapped[bool] = mapped_column(Boolean, default=False)
     administrator: Mapped[bool] = mapped_column(Boolean, default=False)
     all_cameras: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The role's ``Permission`` values as a JSON list.
+    permissions: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
 
 
 class RoleCameraRow(Base):
@@ -176,3 +178,79 @@ class BookmarkRow(Base):
     username: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
+
+
+class AuditRow(Base):
+    """One audited action: who, when, from where, what, and the old and new values."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_time", "time"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    time: Mapped[float] = mapped_column(Float)
+    #: Kept as a name: the log outlives users.
+    username: Mapped[str] = mapped_column(String(100))
+    address: Mapped[str] = mapped_column(String(100))
+    #: ``<capability>.<verb>``, e.g. ``investigation.create``.
+    action: Mapped[str] = mapped_column(String(64))
+    #: The id of what was acted on.
+    target: Mapped[str] = mapped_column(String(200))
+    #: JSON: what changed (old and new values) or what was done.
+    details: Mapped[str] = mapped_column(Text)
+
+
+class InvestigationRow(Base):
+    __tablename__ = "investigations"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    #: Who made it; kept as a name when that user is deleted.
+    owner_id: Mapped[str | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    owner: Mapped[str] = mapped_column(String(100))
+    start: Mapped[float] = mapped_column(Float)
+    end: Mapped[float] = mapped_column(Float)
+    #: The investigations folder it lives in: one left behind by a folder change is not shown.
+    folder: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[float] = mapped_column(Float, index=True)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class InvestigationCameraRow(Base):
+    """No foreign key to the camera: a removed camera's recordings stay until retention."""
+
+    __tablename__ = "investigation_cameras"
+
+    investigation_id: Mapped[str] = mapped_column(
+        ForeignKey("investigations.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    camera_id: Mapped[str] = mapped_column(String(36))
+
+
+class ExportRow(Base):
+    __tablename__ = "exports"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    investigation_id: Mapped[str] = mapped_column(
+        ForeignKey("investigations.id", ondelete="CASCADE"), index=True
+    )
+    #: ``mkv``, ``avi`` or ``native``.
+    format: Mapped[str] = mapped_column(String(16))
+    #: ``queued``, ``running``, ``done`` or ``failed``.
+    state: Mapped[str] = mapped_column(String(16))
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    #: Bytes of the prepared file (its plaintext), 0 until done.
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: Why it failed, for the user.
+    error: Mapped[str] = mapped_column(Text, default="")
+    include_audio: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Whether the user gave a password (native exports): never the password itself.
+    password_protected: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The file's name in the investigation's folder, and the name a download gets.
+    file_name: Mapped[str] = mapped_column(String(200))
+    download_name: Mapped[str] = mapped_column(String(200))
+    requested_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[float] = mapped_column(Float)
+    finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)

@@ -6,7 +6,8 @@ from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, Field
 
 from camgate.api.deps import SESSION_COOKIE, AdminPrincipal, CurrentPrincipal, ServicesDep
-from camgate.identity.models import Role, User
+from camgate.audit.models import Actor
+from camgate.identity.models import Permission, Role, User
 from camgate.identity.service import SESSION_IDLE_S, token_hash
 
 public_router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -47,6 +48,9 @@ class RoleOut(BaseModel):
     administrator: bool
     all_cameras: bool
     camera_ids: list[str]
+    permissions: list[Permission] = Field(
+        description="What the role may do beyond viewing its cameras (the Administrator: all)"
+    )
 
     @classmethod
     def of(cls, role: Role) -> RoleOut:
@@ -57,6 +61,7 @@ class RoleOut(BaseModel):
             administrator=role.administrator,
             all_cameras=role.all_cameras,
             camera_ids=sorted(role.camera_ids),
+            permissions=sorted(Permission) if role.administrator else sorted(role.permissions),
         )
 
 
@@ -135,3 +140,29 @@ async def set_role_cameras(
     name: str, body: RoleCameras, _admin: AdminPrincipal, services: ServicesDep
 ) -> RoleOut:
     return RoleOut.of(await services.identity.set_role_cameras(name, set(body.camera_ids)))
+
+
+class RolePermissions(BaseModel):
+    permissions: list[Permission] = Field(max_length=len(Permission))
+
+
+@router.put("/roles/{name}/permissions", tags=["roles"], summary="Set exactly a role's permissions")
+async def set_role_permissions(
+    name: str,
+    body: RolePermissions,
+    request: Request,
+    admin: AdminPrincipal,
+    services: ServicesDep,
+) -> RoleOut:
+    before, after = await services.identity.set_role_permissions(name, frozenset(body.permissions))
+    if before.permissions != after.permissions:
+        address = request.client.host if request.client else ""
+        await services.audit.record(
+            Actor(admin.user.username, address),
+            "role.permissions",
+            after.id,
+            role=after.name,
+            old=sorted(before.permissions),
+            new=sorted(after.permissions),
+        )
+    return RoleOut.of(after)

@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 ADMINISTRATOR_ROLE_ID = "00000000-0000-0000-0000-000000000001"
+
+
+class Permission(StrEnum):
+    """What a role may do beyond viewing its cameras (the built-in Administrator may do all)."""
+
+    #: Investigations and their exports (the manual's Export permission).
+    EXPORT = "export"
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,6 +23,7 @@ class Role:
     administrator: bool
     all_cameras: bool
     camera_ids: frozenset[str]
+    permissions: frozenset[Permission] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +36,9 @@ class User:
     @property
     def is_admin(self) -> bool:
         return self.role.administrator
+
+    def may(self, permission: Permission) -> bool:
+        return self.role.administrator or permission in self.role.permissions
 
 
 @dataclass(frozen=True, slots=True)

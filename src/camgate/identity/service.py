@@ -22,7 +22,7 @@ from camgate.core.secrets import ServerKey
 from camgate.db.tables import SessionRow
 from camgate.identity import store
 from camgate.identity.limiter import LoginLimiter
-from camgate.identity.models import Principal, Role, User
+from camgate.identity.models import Permission, Principal, Role, User
 from camgate.identity.passwords import Passwords, check_password_policy
 
 T = TypeVar("T")
@@ -153,6 +153,22 @@ class IdentityService:
             updated = await store.role_by_id(db, role.id)
         assert updated is not None
         return updated
+
+    async def set_role_permissions(
+        self, role_name: str, permissions: frozenset[Permission]
+    ) -> tuple[Role, Role]:
+        """The role before and after (for the audit log)."""
+        async with self._db() as db:
+            role = await store.role_by_name(db, role_name)
+            if role is None:
+                raise not_found(f"role {role_name!r}")
+            if role.administrator:
+                raise invalid("the built-in Administrator role always has every permission")
+            await store.set_role_permissions(db, role.id, permissions)
+            await db.commit()
+            updated = await store.role_by_id(db, role.id)
+        assert updated is not None
+        return role, updated
 
     # --- logins and sessions ---------------------------------------------------------------
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from camgate.db.tables import RoleCameraRow, RoleRow, SessionRow, UserRow
-from camgate.identity.models import Role, User
+from camgate.identity.models import Permission, Role, User
 
 
 async def _role(db: AsyncSession, row: RoleRow) -> Role:
@@ -14,7 +16,13 @@ async def _role(db: AsyncSession, row: RoleRow) -> Role:
         select(RoleCameraRow.camera_id).where(RoleCameraRow.role_id == row.id)
     )
     return Role(
-        row.id, row.name, row.builtin, row.administrator, row.all_cameras, frozenset(cameras)
+        row.id,
+        row.name,
+        row.builtin,
+        row.administrator,
+        row.all_cameras,
+        frozenset(cameras),
+        frozenset(Permission(value) for value in json.loads(row.permissions)),
     )
 
 
@@ -43,6 +51,14 @@ async def set_role_cameras(db: AsyncSession, role_id: str, camera_ids: set[str])
     await db.execute(delete(RoleCameraRow).where(RoleCameraRow.role_id == role_id))
     for camera_id in sorted(camera_ids):
         db.add(RoleCameraRow(role_id=role_id, camera_id=camera_id))
+
+
+async def set_role_permissions(
+    db: AsyncSession, role_id: str, permissions: frozenset[Permission]
+) -> None:
+    row = await db.get(RoleRow, role_id)
+    assert row is not None, "the caller found the role"
+    row.permissions = json.dumps(sorted(permissions))
 
 
 async def _user(db: AsyncSession, row: UserRow) -> User:

@@ -171,7 +171,7 @@ class _Tables:
 _REORDER_SLACK = TIMESCALE
 
 
-def _gops_in_range(
+def gops_in_range(
     segment: ClosedSegment, start: int, end: int
 ) -> Iterable[tuple[KeyframeEntry, int]]:
     """The segment's GOPs (with their end) that overlap [start, end) on the timeline."""
@@ -185,7 +185,7 @@ def _gather(cuts: Sequence[Cut]) -> _Tables:
     tables = _Tables()
     for cut in cuts:
         segment = cut.segment
-        gops = list(_gops_in_range(segment, cut.start, cut.end))
+        gops = list(gops_in_range(segment, cut.start, cut.end))
         if not gops:
             continue
         first = gops[0][0]

@@ -56,6 +56,27 @@ class StoredSegment:
 
 
 @dataclass(frozen=True, slots=True)
+class HeldRange:
+    """A camera's wall-clock span that an investigation keeps from retention."""
+
+    camera_id: str
+    start: float
+    end: float
+
+
+def held_by(segments: Iterable[StoredSegment], ranges: Iterable[HeldRange]) -> set[int]:
+    """The ids of the segments that overlap a held range of their camera."""
+    by_camera: dict[str, list[HeldRange]] = {}
+    for held in ranges:
+        by_camera.setdefault(held.camera_id, []).append(held)
+    return {
+        s.id
+        for s in segments
+        if any(h.start < s.end and s.start < h.end for h in by_camera.get(s.camera_id, ()))
+    }
+
+
+@dataclass(frozen=True, slots=True)
 class RetentionLimits:
     """A camera's limits; None means no limit of that kind."""
 

@@ -186,7 +186,7 @@ class KeyframeCadence:
         return fps <= self.rate * (1 + CADENCE_TOLERANCE)
 
 
-def _plane(plane: av.video.plane.VideoPlane) -> NDArray[np.uint8]:
+def plane_array(plane: av.video.plane.VideoPlane) -> NDArray[np.uint8]:
     """A view of a plane's visible pixels (rows may be padded to the line size)."""
     rows = np.frombuffer(memoryview(plane), dtype=np.uint8).reshape(plane.height, plane.line_size)
     return rows[:, : plane.width]
@@ -205,7 +205,7 @@ class JpegEncoder:
     def encode(self, frame: av.VideoFrame) -> bytes:
         # One scaling thread: parallelism comes from the decoder and from other transcoders.
         scaled = self._reformatter.reformat(frame, self.width, self.height, "yuvj420p", threads=1)
-        luma, blue, red = (_plane(plane) for plane in scaled.planes)
+        luma, blue, red = (plane_array(plane) for plane in scaled.planes)
         if self._masks:
             # Copies: when no conversion was needed, the planes are the decoder's own picture.
             luma, blue, red = luma.copy(), blue.copy(), red.copy()

@@ -21,10 +21,22 @@ def _ticks(seconds: float) -> int:
 def cuts_for(segments: Sequence[ClosedSegment], start: float, end: float) -> list[Cut]:
     """The cuts that play [start, end) of wall time, from segments sorted by wall-clock start.
 
-    Each segment is cut on its own timeline (segments of different runs do not share one).
-    Where segments overlap in wall time (the clock was set back), the earlier one wins. The
-    cuts stop at the first stream config change: one file has one config, so a client asks
+    They stop at the first stream config change: one file has one config, so a client asks
     again from where the file ends (its ``end``).
+    """
+    cuts = all_cuts(segments, start, end)
+    if not cuts:
+        return cuts
+    config = cuts[0].segment.config
+    changed = next((i for i, cut in enumerate(cuts) if cut.segment.config != config), len(cuts))
+    return cuts[:changed]
+
+
+def all_cuts(segments: Sequence[ClosedSegment], start: float, end: float) -> list[Cut]:
+    """Every cut of [start, end) of wall time (exports), config changes included.
+
+    Each segment is cut on its own timeline (segments of different runs do not share one).
+    Where segments overlap in wall time (the clock was set back), the earlier one wins.
     """
     cuts: list[Cut] = []
     covered = start
@@ -32,8 +44,6 @@ def cuts_for(segments: Sequence[ClosedSegment], start: float, end: float) -> lis
         lo, hi = max(covered, segment.start_wallclock), min(end, segment.end_wallclock)
         if hi <= lo:
             continue
-        if cuts and segment.config != cuts[0].segment.config:
-            break
         cuts.append(
             Cut(
                 segment,

@@ -23,7 +23,7 @@ from camgate.core.errors import CamgateError, ErrorKind, invalid, not_found
 from camgate.live.runtime import LiveRuntime
 from camgate.media.mp4file import VirtualMp4, build_mp4_cuts
 from camgate.media.packet import TIMESCALE
-from camgate.media.recording_rules import Interval, segments_to_delete
+from camgate.media.recording_rules import HeldRange, Interval, held_by, segments_to_delete
 from camgate.media.segment import DEFAULT_SEGMENT_DURATION, ClosedSegment, SegmentFiles, salvage
 from camgate.recording import check, store
 from camgate.recording.check import Problem, ProblemKind
@@ -50,11 +50,12 @@ PLAYBACK_CACHE = 16
 MAX_PLAYBACK_S = 24 * 3600
 LOCK_FILE = ".lock"
 
-Holds = Callable[[], Awaitable[Collection[int]]]
+#: The spans that investigations keep: their segments are never deleted by retention.
+Holds = Callable[[], Awaitable[Collection[HeldRange]]]
 
 
-async def no_holds() -> Collection[int]:
-    """Until investigations exist, nothing holds a segment (the hook of issue 5)."""
+async def no_holds() -> Collection[HeldRange]:
+    """Nothing held (a recording service without investigations: tests, ``camgate check``)."""
     return ()
 
 
@@ -389,7 +390,7 @@ class RecordingService:
             async with self._db() as db:
                 stored = await store.stored(db)
                 configs = await store.configs(db)
-            held = set(await self._holds())
+            held = held_by(stored, await self._holds())
             stored = [dataclasses.replace(s, held=s.id in held) for s in stored]
             limits = {
                 s.camera_id: configs.get(s.camera_id, RecordingConfig()).limits() for s in stored

@@ -210,6 +210,16 @@ class ExportFormats(Section):
     mkv: bool = False
 
 
+class AviCodec(StrEnum):
+    """The encoders an AVI export may use (those this server's FFmpeg lacks are refused)."""
+
+    MPEG4 = "mpeg4"
+    MSMPEG4V2 = "msmpeg4v2"
+    MSMPEG4 = "msmpeg4"
+    MJPEG = "mjpeg"
+    LIBX264 = "libx264"
+
+
 class Investigations(Section):
     enabled: bool = True
     folder: str = Field(default="investigations", description="Relative to the data folder.")
@@ -225,7 +235,9 @@ class Investigations(Section):
     avi_timestamp: bool = Field(
         default=False, description="Burn the recording's date and time into AVI exports."
     )
-    avi_codec: str = Field(default="mpeg4", max_length=32)
+    avi_codec: AviCodec = Field(
+        default=AviCodec.MPEG4, description="The encoder of AVI exports (MPEG-4 part 2 plays most)."
+    )
     avi_audio_bitrate: int = Field(default=160_000, ge=8_000, le=512_000)
 
     def folder_in(self, data_dir: Path) -> Path:

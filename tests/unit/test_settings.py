@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from camgate.settings import SettingsTree, merge_patch
+from camgate.media.export import AVI_ENCODERS
+from camgate.settings import AviCodec, SettingsTree, merge_patch
 
 
 def test_manual_defaults() -> None:
@@ -81,3 +82,7 @@ def test_merge_patch_rfc7396() -> None:
         "b": {"d": 3, "e": 4},
         "f": [1],
     }
+
+
+def test_the_avi_codecs_of_the_settings_are_those_the_exporter_knows() -> None:
+    assert [codec.value for codec in AviCodec] == list(AVI_ENCODERS)

@@ -24,10 +24,17 @@ class UserOut(BaseModel):
     username: str
     role: str
     is_admin: bool
+    permissions: list[Permission] = Field(description="What the user may do beyond viewing")
 
     @classmethod
     def of(cls, user: User) -> UserOut:
-        return cls(id=user.id, username=user.username, role=user.role.name, is_admin=user.is_admin)
+        return cls(
+            id=user.id,
+            username=user.username,
+            role=user.role.name,
+            is_admin=user.is_admin,
+            permissions=[p for p in sorted(Permission) if user.may(p)],
+        )
 
 
 class LoginResponse(BaseModel):

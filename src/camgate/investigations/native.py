@@ -4,6 +4,7 @@ its own verifier (:mod:`camgate.investigations.verifier`, which defines the form
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -116,13 +117,13 @@ def write_native(
     stream = _ArchiveStream(out)
     with zipfile.ZipFile(stream, "w", compression=zipfile.ZIP_STORED) as archive:
         support = [
-            _add_bytes(archive, fmt.README, README_TEXT.encode(), created),
-            _add_bytes(archive, fmt.VERIFIER, verifier_source, created),
+            _add_bytes(archive, stream, fmt.README, README_TEXT.encode(), created),
+            _add_bytes(archive, stream, fmt.VERIFIER, verifier_source, created),
         ]
-        entries = [_add_recording(archive, f, encryption, created, copying) for f in files]
+        entries = [_add_recording(archive, stream, f, encryption, created, copying) for f in files]
         manifest = _manifest(created, info, files, entries, support, encryption, signer)
-        _add_bytes(archive, fmt.MANIFEST, manifest, created)
-        _add_bytes(archive, fmt.SIGNATURE, signer.sign(manifest), created)
+        _add_bytes(archive, stream, fmt.MANIFEST, manifest, created)
+        _add_bytes(archive, stream, fmt.SIGNATURE, signer.sign(manifest), created)
     _sign_archive(out, stream, signer)
     progress(1.0)
 
@@ -132,19 +133,32 @@ class _ArchiveStream:
 
     Without ``seek``, zipfile writes each member's sizes after its data (a data descriptor)
     instead of seeking back, so the hash of what passes here is the archive's, for its
-    signature, with no second reading of the archive.
+    signature, with no second reading of the archive. A member's data is not hashed here: its
+    SHA-256, computed anyway for the manifest, stands for it (see verifier.py).
     """
 
     def __init__(self, out: BinaryIO) -> None:
         self._out = out
         self._digest = hashlib.sha256()
         self._size = 0
+        self._in_data = False
 
     def write(self, data: bytes, /) -> int:
         self._out.write(data)
-        self._digest.update(data)
+        if not self._in_data:
+            self._digest.update(data)
         self._size += len(data)
         return len(data)
+
+    @contextlib.contextmanager
+    def member_data(self, digest: Callable[[], bytes]) -> Iterator[None]:
+        """Around the writing of one member's data: ``digest()`` gives its SHA-256 after."""
+        self._in_data = True
+        try:
+            yield
+        finally:
+            self._in_data = False
+        self._digest.update(digest())
 
     def tell(self) -> int:
         return self._size
@@ -237,14 +251,20 @@ def _member(name: str, created: float, size: int) -> zipfile.ZipInfo:
 
 
 def _add_bytes(
-    archive: zipfile.ZipFile, name: str, data: bytes, created: float
+    archive: zipfile.ZipFile, stream: _ArchiveStream, name: str, data: bytes, created: float
 ) -> dict[str, object]:
-    archive.writestr(_member(name, created, len(data)), data)
-    return {"name": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    digest = hashlib.sha256(data)
+    with (
+        archive.open(_member(name, created, len(data)), "w") as member,
+        stream.member_data(digest.digest),
+    ):
+        member.write(data)
+    return {"name": name, "size": len(data), "sha256": digest.hexdigest()}
 
 
 def _add_recording(
     archive: zipfile.ZipFile,
+    stream: _ArchiveStream,
     file: NativeFile,
     encryption: _Encryption | None,
     created: float,
@@ -260,7 +280,10 @@ def _add_recording(
         if encryption is not None:
             stored = _Hashed(encryption.encrypt(file.archive_name, iter(plain)))
             stored_size = encryption.stored_size(size)
-        with archive.open(_member(file.archive_name, created, stored_size), "w") as member:
+        with (
+            archive.open(_member(file.archive_name, created, stored_size), "w") as member,
+            stream.member_data(stored.digest.digest),
+        ):
             for chunk in stored:
                 member.write(chunk)
     entry: dict[str, object] = {

@@ -52,6 +52,7 @@ from camgate.investigations.models import (
     download_name,
 )
 from camgate.investigations.sealed import plaintext_size, read_range
+from camgate.media.export import avi_codecs
 from camgate.media.recording_rules import HeldRange
 from camgate.recording.playback import all_cuts
 from camgate.recording.service import RecordingService
@@ -339,6 +340,12 @@ class InvestigationService:
         if password is not None and export_format is not ExportFormat.NATIVE:
             raise CamgateError(ErrorKind.INVALID, "only native exports are protected by a password")
         check_export_password(password)
+        if export_format is ExportFormat.AVI and settings.avi_codec not in avi_codecs():
+            raise CamgateError(
+                ErrorKind.CONFLICT,
+                f"this server cannot encode {settings.avi_codec.value}: the administrator "
+                f"chooses one of {', '.join(avi_codecs())}",
+            )
         if len(self._running) >= MAX_PENDING_EXPORTS:
             raise CamgateError(
                 ErrorKind.UNAVAILABLE,
@@ -420,7 +427,7 @@ class InvestigationService:
             tracks=tuple(tracks),
             include_audio=include_audio,
             password=password,
-            avi_codec=settings.avi_codec,
+            avi_codec=settings.avi_codec.value,
             avi_timestamp=settings.avi_timestamp,
             avi_audio_bitrate=settings.avi_audio_bitrate,
         )

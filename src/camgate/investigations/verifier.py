@@ -18,8 +18,10 @@ What an export is (a ZIP, members stored uncompressed):
 - ``manifest.sig``: the Ed25519 signature of the exact bytes of ``manifest.json``.
 - ``README.txt`` and this ``verify.py``, listed in the manifest like the recordings.
 - The ZIP comment: ``ARCHIVE_COMMENT_PREFIX`` and the base64 Ed25519 signature of
-  ``archive_message(SHA-256(the archive up to its comment, comment length read as 0))``. It
-  covers every byte of the ZIP's structure, which the members' hashes do not.
+  ``archive_message(SHA-256(the archive up to its comment, comment length read as 0, with each
+  member's stored data replaced by the 32-byte SHA-256 of that data)))``. It covers every byte
+  of the ZIP's structure, which the members' hashes do not, without hashing the recordings a
+  second time.
 """
 
 from __future__ import annotations
@@ -62,6 +64,8 @@ KEY_INFO = b"camgate native export file\0"
 _KEY_CHECK_INFO = b"camgate native export password check"
 _EOCD_BYTES = 22
 _EOCD_MAGIC = b"PK\x05\x06"
+_LOCAL_HEADER_BYTES = 30
+_LOCAL_HEADER_MAGIC = b"PK\x03\x04"
 _BLOCK = 1 << 20
 _MAX_MANIFEST_BYTES = 64 << 20
 # What a manifest may ask of scrypt and of memory per chunk: a damaged one must not exhaust us.
@@ -256,7 +260,7 @@ def verify(
             report.errors.append(str(error))
             return report
         try:
-            _check_archive_signature(path, manifest.public_key)
+            _check_archive_signature(path, manifest.public_key, archive.infolist())
         except (Invalid, OSError) as error:
             report.errors.append(str(error))
         _check_members(archive, manifest, report)
@@ -376,8 +380,9 @@ def _unb64(value: Any) -> bytes:
     return base64.b64decode(_text(value), validate=True)
 
 
-def _check_archive_signature(path: Path, public_key: bytes) -> None:
-    """The signature in the ZIP comment, over every byte before it."""
+def _check_archive_signature(path: Path, public_key: bytes, members: list[zipfile.ZipInfo]) -> None:
+    """The signature in the ZIP comment, over every byte before it (each member's data
+    counted as its SHA-256)."""
     with open(path, "rb") as archive:
         size = archive.seek(0, os.SEEK_END)
         tail = _EOCD_BYTES + ARCHIVE_COMMENT_LENGTH
@@ -390,8 +395,17 @@ def _check_archive_signature(path: Path, public_key: bytes) -> None:
         if not comment.startswith(ARCHIVE_COMMENT_PREFIX):
             raise Invalid("the archive signature is missing: the ZIP comment was changed")
         digest = hashlib.sha256()
+        position = 0
         archive.seek(0)
-        _copy(archive, size - ARCHIVE_COMMENT_LENGTH - 2, digest.update)
+        for start, length_ in _data_regions(archive, members):
+            if start < position:
+                raise Invalid("the archive's members overlap: the archive was changed")
+            _copy(archive, start - position, digest.update)
+            data = hashlib.sha256()
+            _copy(archive, length_, data.update)
+            digest.update(data.digest())
+            position = start + length_
+        _copy(archive, size - ARCHIVE_COMMENT_LENGTH - 2 - position, digest.update)
         digest.update(b"\0\0")
     try:
         signature = base64.b64decode(comment[len(ARCHIVE_COMMENT_PREFIX) :], validate=True)
@@ -399,6 +413,23 @@ def _check_archive_signature(path: Path, public_key: bytes) -> None:
         key.verify(signature, archive_message(digest.digest()))
     except (InvalidSignature, ValueError):
         raise Invalid("the archive signature does not match: the archive was changed") from None
+
+
+def _data_regions(archive: IO[bytes], members: list[zipfile.ZipInfo]) -> list[tuple[int, int]]:
+    """Where each member's stored data lies: after its local header (30 bytes, its name and
+    its extra field), for its compressed size; in the order of the archive."""
+    regions = []
+    for member in members:
+        archive.seek(member.header_offset)
+        header = archive.read(_LOCAL_HEADER_BYTES)
+        if len(header) != _LOCAL_HEADER_BYTES or not header.startswith(_LOCAL_HEADER_MAGIC):
+            raise Invalid(f"{member.filename}: its local header is damaged")
+        name_length = int.from_bytes(header[26:28], "little")
+        extra_length = int.from_bytes(header[28:30], "little")
+        start = member.header_offset + _LOCAL_HEADER_BYTES + name_length + extra_length
+        regions.append((start, member.compress_size))
+    archive.seek(0)
+    return sorted(regions)
 
 
 def _copy(source: IO[bytes], count: int, sink: Callable[[bytes], object]) -> None:

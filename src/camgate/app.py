@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psutil
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import Scope
 
@@ -79,6 +79,26 @@ async def _security_headers(
     for name, value in _SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     return response
+
+
+async def _https_redirect(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """With ``connectivity.https_redirect`` on, plain HTTP gets a 308 to the HTTPS port (the
+    method and body are kept, so API clients follow it too)."""
+    services = getattr(request.app.state, "services", None)
+    if (
+        request.url.scheme == "http"
+        and isinstance(services, Services)
+        and services.settings.tree.connectivity.https_redirect
+    ):
+        port = services.server.https_port
+        if port is None:
+            port = services.settings.tree.connectivity.https_port
+        if port:
+            target = request.url.replace(scheme="https", port=port)
+            return RedirectResponse(str(target), status_code=308)
+    return await call_next(request)
 
 
 class _WebClientFiles(StaticFiles):
@@ -260,6 +280,7 @@ def create_app(
     )
     errors.install(app)
     app.middleware("http")(_security_headers)
+    app.middleware("http")(_https_redirect)
 
     @app.get("/api/v1/health", tags=["health"], summary="Liveness; needs no authentication")
     async def health() -> dict[str, str]:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import getpass
 import logging
 import os
 import secrets
+import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -25,6 +27,7 @@ from camgate.audit.service import AuditLog
 from camgate.cameras.models import Credentials
 from camgate.cameras.service import CameraService
 from camgate.context import Core, open_core
+from camgate.core import tls
 from camgate.core.clock import SystemClock
 from camgate.core.errors import CamgateError, ErrorKind
 from camgate.identity.models import Permission
@@ -52,6 +55,10 @@ role_app = typer.Typer(
 app.add_typer(user_app, name="user")
 app.add_typer(camera_app, name="camera")
 app.add_typer(role_app, name="role")
+cert_app = typer.Typer(
+    help="The HTTPS certificate: show it, install a real one.", no_args_is_help=True
+)
+app.add_typer(cert_app, name="cert")
 
 out = Console()
 err = Console(stderr=True)
@@ -536,8 +543,62 @@ def verify(
     if expected is None and signing_key.exists():
         expected = SigningKey.load_or_create(signing_key).fingerprint
     report = verifier.verify(export, password=secret, fingerprint=expected)
-    out.print(verifier.describe(report), markup=False, highlight=False)
+    out.print(verifier.describe(report), markup=False, highlight=False, emoji=False, soft_wrap=True)
     raise typer.Exit(0 if report.ok else 1)
+
+
+# --- the HTTPS certificate ---------------------------------------------------------------------
+
+
+def _tls_folder() -> Path:
+    return state.data_dir / "tls"
+
+
+def _print_certificate(info: tls.CertificateInfo) -> None:
+    now = datetime.datetime.now(datetime.UTC)
+    self_signed = " (self-signed)" if info.self_signed else ""
+    for line in (
+        f"subject:     {info.subject}",
+        f"issuer:      {info.issuer}{self_signed}",
+        f"names:       {', '.join(info.names) or '(none)'}",
+        f"valid until: {info.not_after:%Y-%m-%d %H:%M} UTC ({info.days_left(now):.0f} days left)",
+        f"SHA-256:     {info.fingerprint}",
+    ):
+        # Plain: names and fingerprints hold what Rich would read as markup or emoji (":ab:").
+        out.print(line, markup=False, highlight=False, emoji=False, soft_wrap=True)
+    if warning := info.expiry_warning(now):
+        err.print(f"warning: {warning}", markup=False, emoji=False, soft_wrap=True)
+
+
+@cert_app.command("show")
+def cert_show() -> None:
+    """Print the served certificate: subject, names, expiry and fingerprint."""
+    cert_path, _key = tls.ensure_self_signed(_tls_folder())
+    _print_certificate(tls.describe(cert_path.read_bytes()))
+
+
+@cert_app.command("install")
+def cert_install(
+    certificate: Annotated[
+        Path, typer.Argument(help="PEM certificate (the chain may follow it).", exists=True)
+    ],
+    key: Annotated[Path, typer.Argument(help="Its PEM private key, unencrypted.", exists=True)],
+    host: Annotated[
+        str | None,
+        typer.Option(help="The name clients use to reach the server (default: this host's)."),
+    ] = None,
+) -> None:
+    """Serve a real certificate over HTTPS (checked first); takes effect at the next start."""
+    cert_pem, key_pem = certificate.read_bytes(), key.read_bytes()
+    name = host or socket.getfqdn()
+    try:
+        info = tls.check_pair(cert_pem, key_pem, name, datetime.datetime.now(datetime.UTC))
+    except tls.CertificateProblem as error:
+        err.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from error
+    tls.install(_tls_folder(), cert_pem, key_pem)
+    _print_certificate(info)
+    out.print("installed: restart camgate to serve it")
 
 
 # --- serving -------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import logging
 import socket
 from collections.abc import Callable, Generator
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 import uvicorn
 from fastapi import FastAPI
 
-from camgate.core.tls import ensure_self_signed
+from camgate.core.tls import describe, ensure_self_signed
 from camgate.settings import ServerSettings
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,9 @@ async def serve(
     servers: list[uvicorn.Server] = [main]
     if listeners.https_port:
         cert, key = await asyncio.to_thread(ensure_self_signed, settings.data_dir / "tls")
+        info = describe(await asyncio.to_thread(cert.read_bytes))
+        if warning := info.expiry_warning(datetime.datetime.now(datetime.UTC)):
+            log.warning("%s", warning)
         servers.append(
             _Follower(
                 uvicorn.Config(

@@ -117,6 +117,10 @@ class Connectivity(Section):
     )
     http_port: int = Field(default=8081, ge=1, le=65535)
     https_port: int = Field(default=8082, ge=1, le=65535)
+    https_redirect: bool = Field(
+        default=False,
+        description="Answer plain HTTP requests with a redirect to HTTPS (when HTTPS is on).",
+    )
     upnp_discoverability: bool = False
     automatic_port_mapping: bool = False
     smart_connect: bool = False

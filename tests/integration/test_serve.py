@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -16,9 +17,13 @@ from pathlib import Path
 
 import httpx
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 
+from camgate.context import open_core
+from camgate.core.clock import SystemClock
 from tests.support.media_checks import wait_for_online
 from tests.support.server import free_port
+from tests.unit.test_tls import make
 
 CAMGATE = [sys.executable, "-m", "camgate.cli"]
 
@@ -119,3 +124,56 @@ def test_a_port_in_use_is_a_clear_error(tmp_path: Path) -> None:
         )
     assert result.returncode == 1
     assert "cannot listen" in result.stderr and "in use" in result.stderr
+
+
+def test_an_installed_certificate_is_served_and_http_redirects_to_https(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    cert, key, _ = make(["camgate.test", "127.0.0.1"])
+    (tmp_path / "c.pem").write_bytes(cert)
+    (tmp_path / "k.pem").write_bytes(key)
+    cli = [*CAMGATE, "--data-dir", str(data), "cert"]
+    wrong = subprocess.run(
+        [*cli, "install", str(tmp_path / "c.pem"), str(tmp_path / "k.pem"), "--host", "other"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert wrong.returncode == 2 and "does not cover 'other'" in wrong.stderr
+    installed = subprocess.run(
+        [
+            *cli,
+            "install",
+            str(tmp_path / "c.pem"),
+            str(tmp_path / "k.pem"),
+            "--host",
+            "camgate.test",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "installed" in installed.stdout
+    shown = subprocess.run([*cli, "show"], capture_output=True, text=True, check=True).stdout
+    fingerprint = re.search(r"SHA-256:\s+(\S+)", shown)
+    assert fingerprint is not None and "camgate.test" in shown
+
+    async def redirect_on() -> None:
+        async with open_core(data, SystemClock()) as core:
+            await core.settings.patch({"connectivity": {"https_redirect": True}})
+
+    asyncio.run(redirect_on())
+    http_port, https_port = free_port(), free_port()
+    args = ["--data-dir", str(data), "serve", "--host", "127.0.0.1"]
+    args += ["--http-port", str(http_port), "--https-port", str(https_port)]
+    with started(args):
+        # The client trusts the server by the fingerprint `camgate cert show` printed.
+        pem = ssl.get_server_certificate(("127.0.0.1", https_port))
+        served = x509.load_pem_x509_certificate(pem.encode())
+        digest = served.fingerprint(hashes.SHA256()).hex().upper()
+        assert ":".join(digest[i : i + 2] for i in range(0, 64, 2)) == fingerprint.group(1)
+        answer = httpx.get(f"http://127.0.0.1:{http_port}/api/v1/health?x=1")
+        assert answer.status_code == 308
+        assert answer.headers["location"] == f"https://127.0.0.1:{https_port}/api/v1/health?x=1"
+        context = ssl.create_default_context(cadata=pem)
+        secure = httpx.get(f"https://127.0.0.1:{https_port}/api/v1/health", verify=context)
+        assert secure.status_code == 200

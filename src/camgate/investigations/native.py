@@ -8,7 +8,9 @@ import contextlib
 import hashlib
 import json
 import os
+import queue
 import struct
+import threading
 import time
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
@@ -48,6 +50,10 @@ The exit status is 0 when everything verifies, 1 otherwise. A verify.py taken fr
 that someone else could have changed may itself be changed: for evidence, use a copy of the
 verifier from a source you trust.
 """
+
+
+#: Chunks read ahead of the writing (1 MiB each).
+AHEAD_CHUNKS = 4
 
 
 class NativeCancelled(Exception):
@@ -275,16 +281,18 @@ def _add_recording(
         if file.size is not None:
             size = min(size, file.size)
         plain = _Hashed(_read_chunks(source, size, copying))
+        chunks: Iterator[bytes] = _ahead(iter(plain))
         # Unencrypted, the stored bytes are the plaintext: one hash for both.
         stored, stored_size = plain, size
         if encryption is not None:
-            stored = _Hashed(encryption.encrypt(file.archive_name, iter(plain)))
+            stored = _Hashed(encryption.encrypt(file.archive_name, chunks))
             stored_size = encryption.stored_size(size)
+            chunks = iter(stored)
         with (
             archive.open(_member(file.archive_name, created, stored_size), "w") as member,
             stream.member_data(stored.digest.digest),
         ):
-            for chunk in stored:
+            for chunk in chunks:
                 member.write(chunk)
     entry: dict[str, object] = {
         "name": file.archive_name,
@@ -307,6 +315,43 @@ def _read_chunks(source: BinaryIO, size: int, copying: _Copying) -> Iterator[byt
         left -= len(chunk)
         copying.advance(len(chunk))
         yield chunk
+
+
+def _ahead(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """The chunks, produced (read and hashed) by a thread of its own while the ones before
+    are encrypted and written here: hashlib and file reads release the GIL, so two cores
+    share the work. At most :data:`AHEAD_CHUNKS` wait; an error in the thread is raised here."""
+    waiting: queue.Queue[bytes | BaseException | None] = queue.Queue(AHEAD_CHUNKS)
+    stop = threading.Event()
+
+    def put(item: bytes | BaseException | None) -> bool:
+        while not stop.is_set():
+            try:
+                waiting.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                if not put(chunk):
+                    return
+            put(None)
+        except BaseException as error:  # handed to the consumer, which raises it
+            put(error)
+
+    producer = threading.Thread(target=produce, name="export-read", daemon=True)
+    producer.start()
+    try:
+        while (item := waiting.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        producer.join()
 
 
 class _Hashed:

@@ -279,6 +279,8 @@ def test_permissions_visibility_and_deletion(
     assert renamed.status_code == 200 and renamed.json()["name"] == "Renamed"
 
     # A format the administrator has not enabled is refused; an enabled one is prepared.
+    offered = httpx.get(f"{base}/exports/formats", headers=auth(operator_token))
+    assert offered.json() == {"formats": ["mkv"]}
     avi = httpx.post(
         f"{base}/investigations/{mine['id']}/exports",
         json={"format": "avi"},

@@ -123,6 +123,15 @@ class NewExport(BaseModel):
     )
 
 
+class ExportFormatsOut(BaseModel):
+    formats: list[ExportFormat] = Field(description="The formats the administrator enabled")
+
+
+@router.get("/exports/formats", summary="The export formats this server prepares")
+async def export_formats(svc: ServicesDep) -> ExportFormatsOut:
+    return ExportFormatsOut(formats=svc.investigations.enabled_formats())
+
+
 # --- investigations -----------------------------------------------------------------------------
 
 

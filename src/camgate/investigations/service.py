@@ -142,6 +142,10 @@ class InvestigationService:
         if not user.may(Permission.EXPORT):
             raise forbidden(NO_PERMISSION)
 
+    def enabled_formats(self) -> list[ExportFormat]:
+        enabled = self._settings().export_formats
+        return [f for f in ExportFormat if getattr(enabled, f.value)]
+
     @property
     def _folder_key(self) -> str:
         return str(self.folder)
@@ -335,7 +339,7 @@ class InvestigationService:
     ) -> Export:
         self.require_use(user)
         settings = self._settings()
-        if not getattr(settings.export_formats, export_format.value):
+        if export_format not in self.enabled_formats():
             raise forbidden(f"the administrator has not enabled {export_format.value} exports")
         if password is not None and export_format is not ExportFormat.NATIVE:
             raise CamgateError(ErrorKind.INVALID, "only native exports are protected by a password")

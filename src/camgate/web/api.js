@@ -5,7 +5,8 @@
 // so that the client also works when a reverse proxy serves camgate under a path prefix.
 
 /**
- * @typedef {{id: string, username: string, role: string, is_admin: boolean}} User
+ * @typedef {{id: string, username: string, role: string, is_admin: boolean,
+ *            permissions: string[]}} User `permissions`: what the user may do beyond viewing
  * @typedef {{id: string, codec: string, width: number, height: number, fps: number,
  *            status: string, detail?: string}} Stream
  * @typedef {{x: number, y: number, width: number, height: number}} Mask a privacy mask: a
@@ -460,4 +461,118 @@ export function updateBookmark(bookmarkId, patch) {
  */
 export async function deleteBookmark(bookmarkId) {
   await request('DELETE', `v1/bookmarks/${encodeURIComponent(bookmarkId)}`);
+}
+
+/**
+ * @typedef {{id: string, name: string, camera_ids: string[], start: string, end: string,
+ *            owner: string}} Investigation `owner` is its maker's user name
+ * @typedef {{name: string, camera_ids: string[], start: string, end: string}} NewInvestigation
+ * @typedef {{name?: string, camera_ids?: string[], start?: string, end?: string}}
+ *   InvestigationPatch
+ * @typedef {'mkv' | 'avi' | 'native'} ExportFormat
+ * @typedef {'queued' | 'running' | 'done' | 'failed'} ExportState
+ * @typedef {{id: string, investigation_id: string, format: ExportFormat, state: ExportState,
+ *            progress: number, size: number, error: string, include_audio: boolean,
+ *            password_protected: boolean, file_name: string, requested_by: string,
+ *            created: string, download_url: string | null}} Export `progress` is 0 to 100,
+ *   `size` the download's bytes once done, `error` why it failed
+ * @typedef {{format: ExportFormat, include_audio: boolean, password: string | null}} NewExport
+ */
+
+// --- investigations and exports ------------------------------------------------------------
+
+/** @param {string} id */
+const investigationPath = (id) => `v1/investigations/${encodeURIComponent(id)}`;
+
+/**
+ * The investigations this user may see, the latest first.
+ * @returns {Promise<Investigation[]>}
+ * @throws {ApiError} 403 with the reason: turned off, or no Export permission
+ */
+export function listInvestigations() {
+  return request('GET', 'v1/investigations');
+}
+
+/**
+ * @param {string} id
+ * @returns {Promise<Investigation>}
+ * @throws {ApiError} 404 when it does not exist or holds a camera this user may not view
+ */
+export function getInvestigation(id) {
+  return request('GET', investigationPath(id));
+}
+
+/**
+ * @param {NewInvestigation} investigation
+ * @returns {Promise<Investigation>}
+ */
+export function createInvestigation(investigation) {
+  return request('POST', 'v1/investigations', investigation);
+}
+
+/**
+ * Changes an investigation (its owner, or an administrator: 403 for anyone else).
+ * @param {string} id
+ * @param {InvestigationPatch} patch
+ * @returns {Promise<Investigation>}
+ */
+export function updateInvestigation(id, patch) {
+  return request('PATCH', investigationPath(id), patch);
+}
+
+/**
+ * Deletes an investigation and its exports (stopping any being prepared).
+ * @param {string} id
+ * @returns {Promise<void>}
+ */
+export async function deleteInvestigation(id) {
+  await request('DELETE', investigationPath(id));
+}
+
+/**
+ * @param {string} id the investigation's
+ * @returns {Promise<Export[]>} the oldest first
+ */
+export function listExports(id) {
+  return request('GET', `${investigationPath(id)}/exports`);
+}
+
+/**
+ * Starts preparing an export; the list follows its progress.
+ * @param {string} id the investigation's
+ * @param {NewExport} body
+ * @returns {Promise<Export>} queued
+ * @throws {ApiError} 403 for a format the administrator did not enable; 409 without a data
+ *   protection password or past the folder's size limit; 404 when nothing is recorded
+ */
+export function prepareExport(id, body) {
+  return request('POST', `${investigationPath(id)}/exports`, body);
+}
+
+/**
+ * @param {string} exportId
+ * @returns {Promise<void>}
+ */
+export async function deleteExport(exportId) {
+  await request('DELETE', `v1/exports/${encodeURIComponent(exportId)}`);
+}
+
+/**
+ * The formats the administrator enabled (the others are refused with 403).
+ * @returns {Promise<ExportFormat[]>}
+ */
+export async function exportFormats() {
+  const answer = await request('GET', 'v1/exports/formats');
+  return answer.formats;
+}
+
+/**
+ * The download's URL. The server's `download_url` begins with `/api`: resolved against the page
+ * without its slash, so that it stays relative behind a path prefix.
+ * @param {Export} done
+ * @returns {string}
+ */
+export function downloadUrl(done) {
+  const path = done.download_url || `/api/v1/exports/${encodeURIComponent(done.id)}/download`;
+  return new URL(path.replace(/^\/+/, ''), document.baseURI).href;
 }

@@ -2,13 +2,16 @@
 // error region, and the refresh of the camera and view lists while a grid or a camera is open.
 // Routes: `#/` the first view offered ("All cameras" when the administrator offers it),
 // `#/view/<id>` one view's grid, `#/camera/<id>` one camera, `#/camera/<id>/playback[?t=ISO]` its
-// recordings, `#/bookmarks[?q=…]` the bookmarks; for administrators `#/status` (the server
-// status), `#/settings/performance` and `#/camera/<id>/masks` (a camera's privacy masks).
+// recordings, `#/bookmarks[?q=…]` the bookmarks, `#/investigations` the investigations (and
+// `#/investigations/new?camera=…&start=…&end=…` its form, filled in), `#/investigation/<id>`
+// one of them with its exports; for administrators `#/status` (the server status),
+// `#/settings/performance` and `#/camera/<id>/masks` (a camera's privacy masks).
 // While logged in, keepalives tell the server that this client still runs (keepalive.js).
 
 import * as api from './api.js';
 import { bookmarksView } from './bookmarks.js';
 import { h } from './dom.js';
+import { investigationView, investigationsView, mayExport } from './investigations.js';
 import { startKeepalive } from './keepalive.js';
 import { masksView } from './masks.js';
 import { performanceView } from './performance.js';
@@ -30,7 +33,9 @@ const PENDING_REFRESH_MS = 1000;
  * @typedef {{name: 'grid', id: string | null} | {name: 'camera', id: string}
  *   | {name: 'status'} | {name: 'performance'} | {name: 'masks', id: string}
  *   | {name: 'playback', id: string, time: number | null}
- *   | {name: 'bookmarks', params: URLSearchParams}} Route
+ *   | {name: 'bookmarks', params: URLSearchParams}
+ *   | {name: 'investigations', creating: boolean, params: URLSearchParams}
+ *   | {name: 'investigation', id: string}} Route
  */
 
 /** The routes only administrators may open (the server refuses anyone else too). */
@@ -42,6 +47,8 @@ const session = /** @type {HTMLElement} */ (document.getElementById('session'));
 const userName = /** @type {HTMLElement} */ (document.getElementById('user-name'));
 const logoutButton = /** @type {HTMLButtonElement} */ (document.getElementById('logout'));
 const adminNav = /** @type {HTMLElement} */ (document.getElementById('admin-nav'));
+/** The header's links for users with the Export permission (not only administrators). */
+const userNav = /** @type {HTMLElement} */ (document.getElementById('user-nav'));
 
 /** @type {import('./api.js').User | null} */
 let user = null;
@@ -112,6 +119,19 @@ function parseRoute(hash) {
   if (/^#\/settings\/performance\/?$/.test(hash)) return { name: 'performance' };
   const bookmarks = /^#\/bookmarks\/?(?:\?(.*))?$/.exec(hash);
   if (bookmarks) return { name: 'bookmarks', params: new URLSearchParams(bookmarks[1] || '') };
+  const investigations = /^#\/investigations(\/new)?\/?(?:\?(.*))?$/.exec(hash);
+  if (investigations) {
+    const params = new URLSearchParams(investigations[2] || '');
+    return { name: 'investigations', creating: Boolean(investigations[1]), params };
+  }
+  const investigation = /^#\/investigation\/([^/?#]+)\/?$/.exec(hash);
+  if (investigation) {
+    try {
+      return { name: 'investigation', id: decodeURIComponent(investigation[1]) };
+    } catch {
+      return { name: 'grid', id: null }; // a malformed escape in a hand-typed URL
+    }
+  }
   // `#/camera/<id>`, `#/camera/<id>/masks`, `#/camera/<id>/playback[?t=…]`, `#/view/<id>`
   const match = /^#\/(camera|view)\/([^/?#]+)(?:(\/masks\/?$)|(\/playback)\/?(?:\?(.*))?$)?/.exec(
     hash,
@@ -134,12 +154,21 @@ function parseRoute(hash) {
 }
 
 /**
+ * The header link a page belongs to: one investigation belongs to the list's.
+ * @param {Route} target
+ * @returns {string}
+ */
+function section(target) {
+  return target.name === 'investigation' ? 'investigations' : target.name;
+}
+
+/**
  * Marks the header link of the page shown (`aria-current`), if it has one.
  * @param {Route} target
  */
 function markNav(target) {
-  for (const link of adminNav.querySelectorAll('a')) {
-    const here = parseRoute(link.getAttribute('href') || '').name === target.name;
+  for (const link of [...userNav.querySelectorAll('a'), ...adminNav.querySelectorAll('a')]) {
+    const here = section(parseRoute(link.getAttribute('href') || '')) === section(target);
     if (here) link.setAttribute('aria-current', 'page');
     else link.removeAttribute('aria-current');
   }
@@ -205,6 +234,15 @@ async function route() {
   const back = h('a', { class: 'button', href: '#/' }, 'Back to the cameras');
   if (target.name === 'bookmarks') {
     show(bookmarksView(cameras, ctx, target.params));
+    return;
+  }
+  // Shown to anyone who opens them: the server says why it refuses someone (403).
+  if (target.name === 'investigations') {
+    show(investigationsView(cameras, ctx, target));
+    return;
+  }
+  if (target.name === 'investigation') {
+    show(investigationView(target.id, cameras, ctx));
     return;
   }
   if (target.name === 'grid') {
@@ -302,6 +340,9 @@ function enter(loggedInUser) {
   userName.textContent = loggedInUser.username;
   session.hidden = false;
   adminNav.hidden = !loggedInUser.is_admin;
+  // Whether the server has investigations on only it knows (settings are for administrators):
+  // when they are off, the page says so.
+  userNav.hidden = !mayExport(loggedInUser);
   logoutButton.disabled = false;
   stopKeepalive?.();
   stopKeepalive = startKeepalive({ onEnded: ctx.sessionEnded });
@@ -326,6 +367,7 @@ function leave(message) {
   stopKeepalive = null;
   session.hidden = true;
   adminNav.hidden = true;
+  userNav.hidden = true;
   userName.textContent = '';
   show(loginView(ctx)); // disposing the old view closes its WebSockets
   if (message) showError(message);

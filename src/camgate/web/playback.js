@@ -1,11 +1,13 @@
 // The playback screen (`#/camera/<id>/playback[?t=ISO]`): recorded video of one camera, a
 // timeline to find a moment, and the controls of an investigation (play, pause, speed, frame by
-// frame, previous and next recording, a typed date and time, bookmarks). The video comes direct
+// frame, previous and next recording, a typed date and time, bookmarks, and for users who may
+// export the marks that start an investigation of the camera). The video comes direct
 // (the camera's own, in a <video>) or transcoded (JPEGs), like live video: see recorded.js.
 
 import * as api from './api.js';
 import { addBookmarkButton, playbackHref, showIfBookmarksOn } from './bookmarks.js';
 import { h } from './dom.js';
+import { investigationMarks, mayExport } from './investigations.js';
 import { DirectEngine, TranscodedEngine, recordingStart } from './recorded.js';
 import { Timeline, ZOOMS } from './timeline.js';
 import {
@@ -226,6 +228,9 @@ export function playbackView(camera, ctx, { time }) {
     onSaved: () => fetchTimeline(true),
   });
   showIfBookmarksOn([bookmark.button, bookmarksLink], ctx);
+  // Like a bookmark, from the moment watched; for the users the server lets export.
+  const marks = investigationMarks({ cameraId: camera.id, now: () => shownTime ?? targetTime });
+  marks.element.hidden = !mayExport(ctx.user());
 
   const timeline = new Timeline(
     {
@@ -257,6 +262,7 @@ export function playbackView(camera, ctx, { time }) {
       bookmark.button,
       bookmarksLink,
       bookmark.note,
+      marks.element,
     ),
     bookmarkSlot,
   );

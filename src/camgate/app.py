@@ -248,6 +248,12 @@ def create_app(
                     svc.investigations.run_retention(), name="investigation-retention"
                 ),
                 asyncio.create_task(
+                    svc.audit.run_retention(
+                        lambda: core.settings.tree.general.audit_retention_days
+                    ),
+                    name="audit-retention",
+                ),
+                asyncio.create_task(
                     svc.status.run(settings.data_dir / STATUS_FILE), name="status-sampler"
                 ),
                 asyncio.create_task(timeout.run(), name="client-timeout"),

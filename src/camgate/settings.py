@@ -92,6 +92,12 @@ class General(Section):
         default="logs", description="Relative paths are inside the data folder."
     )
     log_retention_days: int = Field(default=3, ge=1, le=365, description="Keep logs for N days.")
+    audit_retention_days: int = Field(
+        default=90,
+        ge=1,
+        le=3650,
+        description="Keep audit log entries for N days (apart from the daily log files).",
+    )
 
 
 # --- Connectivity tab --------------------------------------------------------------------------

@@ -244,3 +244,12 @@ async def test_who_sees_and_changes_what(world: World) -> None:
     with pytest.raises(CamgateError) as off:
         await world.service.visible_to(world.admin)
     assert off.value.kind is ErrorKind.FORBIDDEN and "turned off" in off.value.detail
+
+
+async def test_the_audit_log_keeps_its_own_retention(world: World) -> None:
+    await investigate(world)
+    world.clock.t += 89 * SECONDS_PER_DAY
+    assert await world.audit.enforce_retention(90) == 0
+    world.clock.t += 2 * SECONDS_PER_DAY
+    assert await world.audit.enforce_retention(90) == 1
+    assert await world.audit.search(AuditQuery()) == []

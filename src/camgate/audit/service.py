@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -10,6 +13,11 @@ from camgate.audit import store
 from camgate.audit.models import MAX_LIMIT, MAX_QUERY_TEXT, Actor, AuditEntry, AuditQuery
 from camgate.core.clock import Clock
 from camgate.core.errors import invalid
+
+log = logging.getLogger(__name__)
+
+#: How often entries past the audit retention are deleted.
+RETENTION_INTERVAL_S = 3600.0
 
 
 class AuditLog:
@@ -44,3 +52,18 @@ class AuditLog:
             raise invalid("end must be after start")
         async with self._db() as db:
             return await store.matching(db, query)
+
+    async def enforce_retention(self, days: int) -> int:
+        """Deletes the entries older than ``days``; returns how many."""
+        async with self._db() as db:
+            deleted = await store.delete_older(db, self._clock.now() - days * 86400.0)
+            await db.commit()
+        return deleted
+
+    async def run_retention(self, days: Callable[[], int]) -> None:
+        while True:
+            try:
+                await self.enforce_retention(days())
+            except Exception:  # a failed round is logged and tried again
+                log.exception("audit log retention failed")
+            await asyncio.sleep(RETENTION_INTERVAL_S)

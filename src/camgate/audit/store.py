@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from camgate.audit.models import AuditEntry, AuditQuery
@@ -66,3 +66,8 @@ async def matching(db: AsyncSession, query: AuditQuery) -> list[AuditEntry]:
         statement.order_by(AuditRow.time.desc(), AuditRow.id.desc()).limit(query.limit)
     )
     return [_entry(row) for row in rows]
+
+
+async def delete_older(db: AsyncSession, cutoff: float) -> int:
+    result = await db.execute(delete(AuditRow).where(AuditRow.time < cutoff))
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -12,7 +12,7 @@ import secrets
 import socket
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated, TypeVar
@@ -27,7 +27,7 @@ from camgate.audit.service import AuditLog
 from camgate.cameras.models import Credentials
 from camgate.cameras.service import CameraService
 from camgate.context import Core, open_core
-from camgate.core import tls
+from camgate.core import logfiles, tls
 from camgate.core.clock import SystemClock
 from camgate.core.errors import CamgateError, ErrorKind
 from camgate.identity.models import Permission
@@ -601,6 +601,60 @@ def cert_install(
     out.print("installed: restart camgate to serve it")
 
 
+# --- logs --------------------------------------------------------------------------------------
+
+
+def _log_folder() -> Path:
+    async def configured(core: Core) -> str:
+        return core.settings.tree.general.log_folder
+
+    return logfiles.log_folder(state.data_dir, _run(configured))
+
+
+@app.command()
+def logs(
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Print new lines as they come.")
+    ] = False,
+    folder: Annotated[
+        bool, typer.Option("--folder", help="Print the log folder and stop.")
+    ] = False,
+) -> None:
+    """Print today's log file (the server writes one a day, kept for the log retention)."""
+    where = _log_folder()
+    if folder:
+        out.print(str(where), markup=False, highlight=False, soft_wrap=True)
+        return
+    path = where / logfiles.LOG_FILE
+    if not path.exists():
+        err.print(f"no log file yet in {where} (camgate has not run with this data folder)")
+        raise typer.Exit(1)
+    with contextlib.suppress(KeyboardInterrupt):
+        for line in _lines(path, follow):
+            sys.stdout.write(line)
+            sys.stdout.flush()
+
+
+def _lines(path: Path, follow: bool) -> Iterator[str]:
+    """The file's lines; with ``follow``, then each new one, across the daily rotation."""
+    source = path.open(encoding="utf-8", errors="replace")
+    try:
+        while True:
+            line = source.readline()
+            if line:
+                yield line
+                continue
+            if not follow:
+                return
+            time.sleep(0.5)
+            with contextlib.suppress(FileNotFoundError):
+                if path.stat().st_ino != os.fstat(source.fileno()).st_ino:  # rotated at midnight
+                    source.close()
+                    source = path.open(encoding="utf-8", errors="replace")
+    finally:
+        source.close()
+
+
 # --- serving -------------------------------------------------------------------------------------
 
 
@@ -608,14 +662,14 @@ def _serve(settings: ServerSettings, banner: Callable[[str], None]) -> None:
     from camgate.app import create_app
     from camgate.server import Listeners, serve
 
-    async def ports(core: Core) -> tuple[int, int]:
+    async def ports(core: Core) -> tuple[int, int, int]:
         connectivity = core.settings.tree.connectivity
-        return connectivity.http_port, connectivity.https_port
+        retention = core.settings.tree.general.log_retention_days
+        return connectivity.http_port, connectivity.https_port, retention
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    http_port, https_port = _run(ports)
+    logging.basicConfig(level=logging.INFO, format=logfiles.FORMAT)
+    http_port, https_port, retention_days = _run(ports)
+    files = logfiles.install(_log_folder(), retention_days)
     listeners = Listeners(
         settings.host,
         settings.http_port if settings.http_port is not None else http_port,
@@ -632,6 +686,8 @@ def _serve(settings: ServerSettings, banner: Callable[[str], None]) -> None:
         except OSError as error:
             err.print(f"[red]error:[/red] cannot listen on {settings.host}: {error.strerror}")
             raise typer.Exit(1) from error
+        finally:
+            files.stop()
 
 
 HostOption = Annotated[str, typer.Option(help="The address to listen on.")]

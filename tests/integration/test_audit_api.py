@@ -36,7 +36,8 @@ def test_changes_are_searchable_and_exported_as_csv(
     assert entry["user"] == "admin" and entry["address"] == "127.0.0.1"
     assert entry["details"] == {"general.server_name": {"old": "camgate", "new": "Harbour"}}
     mine = httpx.get(f"{base}/audit", params={"user": "ADMIN"}, headers=auth(admin_token)).json()
-    assert [e["action"] for e in mine] == ["role.permissions", "settings.change"]
+    # The latest first; the fixtures' logins came before.
+    assert [e["action"] for e in mine] == ["role.permissions", "settings.change", "login"]
     later = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
     nothing = httpx.get(f"{base}/audit", params={"start": later}, headers=auth(admin_token))
     assert nothing.json() == []
@@ -47,12 +48,22 @@ def test_changes_are_searchable_and_exported_as_csv(
     assert exported.headers["content-type"].startswith("text/csv")
     assert "attachment" in exported.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(exported.text)))
-    assert [r["action"] for r in rows] == ["role.permissions", "settings.change"]
+    assert [r["action"] for r in rows] == ["role.permissions", "settings.change", "login", "login"]
     assert json.loads(rows[0]["details"])["new"] == ["export"]
 
     for path in ("audit", "audit.csv"):
         assert httpx.get(f"{base}/{path}", headers=auth(operator_token)).status_code == 403
     assert httpx.get(f"{base}/audit").status_code == 401
+
+    # A failed login is recorded with the name typed, never the password typed.
+    refused = httpx.post(
+        f"{base}/auth/login", json={"username": "mallory", "password": "guess-one-two"}
+    )
+    assert refused.status_code == 401
+    (failed,) = httpx.get(
+        f"{base}/audit", params={"q": "login.failed"}, headers=auth(admin_token)
+    ).json()
+    assert failed["target"] == "mallory" and "guess-one-two" not in str(failed)
 
 
 def test_a_cell_that_would_start_a_formula_is_kept_as_text() -> None:

@@ -177,3 +177,31 @@ def test_an_installed_certificate_is_served_and_http_redirects_to_https(tmp_path
         context = ssl.create_default_context(cadata=pem)
         secure = httpx.get(f"https://127.0.0.1:{https_port}/api/v1/health", verify=context)
         assert secure.status_code == 200
+
+
+def test_the_server_writes_a_daily_log_file_without_secrets(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    password = "a rather secret password"
+    subprocess.run(
+        [*CAMGATE, "--data-dir", str(data), "user", "add", "alice", "--password-stdin"],
+        input=f"{password}\n",
+        text=True,
+        check=True,
+    )
+    port = free_port()
+    args = ["--data-dir", str(data), "serve", "--host", "127.0.0.1", "--http-port", str(port)]
+    with started([*args, "--https-port", "0"]):
+        login = f"http://127.0.0.1:{port}/api/v1/auth/login"
+        assert httpx.post(login, json={"username": "alice", "password": password}).is_success
+        wrong = httpx.post(login, json={"username": "alice", "password": password + "!"})
+        assert wrong.status_code == 401
+    logs = [*CAMGATE, "--data-dir", str(data), "logs"]
+    folder = subprocess.run([*logs, "--folder"], capture_output=True, text=True, check=True)
+    assert Path(folder.stdout.strip()) == data / "logs"
+    printed = subprocess.run(logs, capture_output=True, text=True, check=True).stdout
+    assert "login of alice from 127.0.0.1" in printed
+    assert "failed login as 'alice' from 127.0.0.1" in printed
+    # Secrets never reach a log file: neither the password nor the session token.
+    written = "".join(p.read_text() for p in (data / "logs").iterdir())
+    assert written == printed
+    assert password not in written and "token" not in written.lower()

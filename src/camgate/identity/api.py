@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, Field
 
 from camgate.api.deps import SESSION_COOKIE, AdminPrincipal, CurrentPrincipal, ServicesDep
 from camgate.audit.models import Actor
+from camgate.core.errors import CamgateError, ErrorKind
 from camgate.identity.models import Permission, Role, User
 from camgate.identity.service import SESSION_IDLE_S, token_hash
+
+log = logging.getLogger(__name__)
 
 public_router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 router = APIRouter(prefix="/api/v1", tags=["users"])
@@ -81,9 +86,23 @@ async def login(
     body: LoginRequest, request: Request, response: Response, services: ServicesDep
 ) -> LoginResponse:
     address = request.client.host if request.client else "unknown"
-    result = await services.identity.login(
-        body.username, body.password, address=address, client=request.headers.get("user-agent", "")
-    )
+    actor = Actor(body.username, address)
+    try:
+        result = await services.identity.login(
+            body.username,
+            body.password,
+            address=address,
+            client=request.headers.get("user-agent", ""),
+        )
+    except CamgateError as error:
+        # A refusal by the rate limit checked nothing: only real attempts are recorded, so a
+        # flood does not flood the log.
+        if error.kind is ErrorKind.UNAUTHORIZED:
+            log.warning("failed login as %r from %s", body.username, address)
+            await services.audit.record(actor, "login.failed", body.username)
+        raise
+    log.info("login of %s from %s", result.user.username, address)
+    await services.audit.record(actor, "login", result.user.id)
     now = services.clock.monotonic()
     services.liveness.seen(token_hash(result.token), result.user.username, now)
     response.set_cookie(

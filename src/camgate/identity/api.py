@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
+from typing import Annotated
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, Field
 
 from camgate.api.deps import SESSION_COOKIE, AdminPrincipal, CurrentPrincipal, ServicesDep
+from camgate.api.times import iso
 from camgate.audit.models import Actor
 from camgate.core.errors import CamgateError, ErrorKind
-from camgate.identity.models import Permission, Role, User
+from camgate.identity.models import Permission, Role, SessionInfo, User, public_session_id
 from camgate.identity.service import SESSION_IDLE_S, token_hash
 
 log = logging.getLogger(__name__)
@@ -192,3 +194,54 @@ async def set_role_permissions(
             new=sorted(after.permissions),
         )
     return RoleOut.of(after)
+
+
+class SessionOut(BaseModel):
+    id: str
+    user: str
+    created: str = Field(description="UTC, ISO 8601")
+    last_seen: str = Field(
+        description="UTC, ISO 8601 (to the minute: it is not written more often)"
+    )
+    client: str = Field(description="The client's User-Agent at login")
+    current: bool = Field(description="The session of this request")
+
+    @classmethod
+    def of(cls, session: SessionInfo, current: str) -> SessionOut:
+        return cls(
+            id=session.id,
+            user=session.username,
+            created=iso(session.created_at),
+            last_seen=iso(session.last_seen_at),
+            client=session.client,
+            current=session.id == public_session_id(current),
+        )
+
+
+@router.get("/sessions", tags=["sessions"], summary="Your logins (everyone's with all=true)")
+async def list_sessions(
+    principal: CurrentPrincipal,
+    services: ServicesDep,
+    everyone: Annotated[bool, Query(alias="all")] = False,
+) -> list[SessionOut]:
+    found = await services.identity.sessions(principal.user, everyone=everyone)
+    return [SessionOut.of(session, principal.session_id) for session in found]
+
+
+@router.delete(
+    "/sessions/{session_id}",
+    tags=["sessions"],
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="End a login and its open streams (yours; anyone's for an administrator)",
+    responses={404: {}},
+)
+async def end_session(
+    session_id: str, request: Request, principal: CurrentPrincipal, services: ServicesDep
+) -> None:
+    ended = await services.identity.end_listed_session(principal.user, session_id)
+    services.liveness.forget(ended.session_id)
+    services.viewers.end_session(ended.session_id)
+    address = request.client.host if request.client else ""
+    await services.audit.record(
+        Actor(principal.user.username, address), "session.end", ended.id, user=ended.username
+    )

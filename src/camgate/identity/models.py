@@ -47,3 +47,28 @@ class Principal:
 
     user: User
     session_id: str
+
+
+#: Hex digits of a session's hash shown as its id: enough to tell sessions apart, never enough
+#: to stand for the session.
+SESSION_ID_DIGITS = 16
+
+
+def public_session_id(session_id: str) -> str:
+    return session_id[:SESSION_ID_DIGITS]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """A login as its user sees it in a list."""
+
+    #: The internal id (the token's hash): for ending it; never shown.
+    session_id: str
+    username: str
+    created_at: float
+    last_seen_at: float
+    client: str
+
+    @property
+    def id(self) -> str:
+        return public_session_id(self.session_id)

@@ -17,12 +17,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from camgate.core.clock import Clock
-from camgate.core.errors import CamgateError, ErrorKind, invalid, not_found, unauthorized
+from camgate.core.errors import CamgateError, ErrorKind, forbidden, invalid, not_found, unauthorized
 from camgate.core.secrets import ServerKey
 from camgate.db.tables import SessionRow
 from camgate.identity import store
 from camgate.identity.limiter import LoginLimiter
-from camgate.identity.models import Permission, Principal, Role, User
+from camgate.identity.models import Permission, Principal, Role, SessionInfo, User
 from camgate.identity.passwords import Passwords, check_password_policy
 
 T = TypeVar("T")
@@ -205,6 +205,24 @@ class IdentityService:
             user = await store.user_by_id(db, row.id)
         assert user is not None
         return Login(token, user)
+
+    async def sessions(self, user: User, *, everyone: bool = False) -> list[SessionInfo]:
+        """The user's sessions, or everyone's for an administrator."""
+        if everyone and not user.is_admin:
+            raise forbidden("only administrators see everyone's sessions")
+        async with self._db() as db:
+            return await store.sessions(db, None if everyone else user.id)
+
+    async def end_listed_session(self, user: User, public_id: str) -> SessionInfo:
+        """Ends one of the user's sessions (any, for an administrator) named by its listed id;
+        returns it so that its streams can be ended too."""
+        async with self._db() as db:
+            found = await store.sessions(db, None if user.is_admin else user.id)
+        session = next((s for s in found if s.id == public_id), None)
+        if session is None:
+            raise not_found("session")
+        await self.end_session(session.session_id)
+        return session
 
     async def end_session(self, session_id: str) -> None:
         """Ends a login (logout, or the client timeout): its token is refused from now on."""

@@ -8,7 +8,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from camgate.db.tables import RoleCameraRow, RoleRow, SessionRow, UserRow
-from camgate.identity.models import Permission, Role, User
+from camgate.identity.models import Permission, Role, SessionInfo, User
 
 
 async def _role(db: AsyncSession, row: RoleRow) -> Role:
@@ -120,3 +120,15 @@ async def delete_sessions_of(db: AsyncSession, user_id: str) -> None:
 
 async def delete_sessions_idle_since(db: AsyncSession, cutoff: float) -> None:
     await db.execute(delete(SessionRow).where(SessionRow.last_seen_at < cutoff))
+
+
+async def sessions(db: AsyncSession, user_id: str | None) -> list[SessionInfo]:
+    """The sessions of a user (None: of everyone), the latest active first."""
+    statement = select(SessionRow, UserRow.username).join(UserRow, UserRow.id == SessionRow.user_id)
+    if user_id is not None:
+        statement = statement.where(SessionRow.user_id == user_id)
+    rows = await db.execute(statement.order_by(SessionRow.last_seen_at.desc()))
+    return [
+        SessionInfo(row.token_hash, username, row.created_at, row.last_seen_at, row.client)
+        for row, username in rows.all()
+    ]

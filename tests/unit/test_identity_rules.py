@@ -62,3 +62,18 @@ def test_credentials_leave_urls() -> None:
     assert (user, password) == ("admin", "s3cr%40t")
     assert "s3cr" not in redact_url("rtsp://admin:s3cret@cam/x")
     assert with_credentials("rtsp://cam/x", "a b", "p@ss") == "rtsp://a%20b:p%40ss@cam/x"
+
+
+def test_lockouts_are_listed_and_lifted_one_key_at_a_time() -> None:
+    clock = FakeClock()
+    limiter = LoginLimiter(clock, max_failures=2, window_s=60)
+    limiter.failed("user:a", "addr:x")
+    assert limiter.lockouts() == []
+    clock.t += 10
+    limiter.failed("user:a", "addr:x")
+    locked = limiter.lockouts()
+    assert [(lockout.kind, lockout.name) for lockout in locked] == [("user", "a"), ("address", "x")]
+    assert all(49 <= lockout.seconds_left <= 50 for lockout in locked)
+    assert limiter.lift("user:a") and not limiter.lift("user:a")
+    assert limiter.retry_after("user:a") is None
+    assert limiter.retry_after("user:a", "addr:x") is not None  # the address is still locked

@@ -245,3 +245,34 @@ async def end_session(
     await services.audit.record(
         Actor(principal.user.username, address), "session.end", ended.id, user=ended.username
     )
+
+
+class LockoutOut(BaseModel):
+    kind: str = Field(description="user or address")
+    name: str
+    seconds_left: float = Field(description="Until a login may be tried again")
+
+
+@router.get("/lockouts", tags=["users"], summary="Accounts and addresses locked out now")
+async def list_lockouts(_admin: AdminPrincipal, services: ServicesDep) -> list[LockoutOut]:
+    return [
+        LockoutOut(kind=lockout.kind, name=lockout.name, seconds_left=round(lockout.seconds_left))
+        for lockout in services.identity.lockouts()
+    ]
+
+
+@router.delete(
+    "/lockouts/{kind}/{name}",
+    tags=["users"],
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Lift a lockout: the account or address may try again at once",
+    responses={404: {}},
+)
+async def lift_lockout(
+    kind: str, name: str, request: Request, admin: AdminPrincipal, services: ServicesDep
+) -> None:
+    services.identity.lift_lockout(kind, name)
+    address = request.client.host if request.client else ""
+    await services.audit.record(
+        Actor(admin.user.username, address), "lockout.lift", f"{kind}:{name}"
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import dataclass
 
 from camgate.core.clock import Clock
 
@@ -10,6 +11,22 @@ MAX_FAILURES = 5
 WINDOW_S = 300.0
 #: Bound on the keys tracked, so a flood of names cannot grow memory without limit.
 MAX_KEYS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Lockout:
+    """A key that may not try again yet: ``user:<name>`` or ``addr:<address>``."""
+
+    key: str
+    seconds_left: float
+
+    @property
+    def kind(self) -> str:
+        return "user" if self.key.startswith("user:") else "address"
+
+    @property
+    def name(self) -> str:
+        return self.key.partition(":")[2]
 
 
 class LoginLimiter:
@@ -52,3 +69,17 @@ class LoginLimiter:
     def succeeded(self, *keys: str) -> None:
         for key in keys:
             self._failures.pop(key, None)
+
+    def lockouts(self) -> list[Lockout]:
+        """The keys locked out now, the longest wait first."""
+        found = []
+        for key in list(self._failures):
+            if (wait := self.retry_after(key)) is not None:
+                found.append(Lockout(key, wait))
+        return sorted(found, key=lambda lockout: -lockout.seconds_left)
+
+    def lift(self, key: str) -> bool:
+        """Lets a locked-out key try again at once (an administrator's decision)."""
+        locked = self.retry_after(key) is not None
+        self._failures.pop(key, None)
+        return locked

@@ -21,7 +21,7 @@ from camgate.core.errors import CamgateError, ErrorKind, forbidden, invalid, not
 from camgate.core.secrets import ServerKey
 from camgate.db.tables import SessionRow
 from camgate.identity import store
-from camgate.identity.limiter import LoginLimiter
+from camgate.identity.limiter import Lockout, LoginLimiter
 from camgate.identity.models import Permission, Principal, Role, SessionInfo, User
 from camgate.identity.passwords import Passwords, check_password_policy
 
@@ -205,6 +205,15 @@ class IdentityService:
             user = await store.user_by_id(db, row.id)
         assert user is not None
         return Login(token, user)
+
+    def lockouts(self) -> list[Lockout]:
+        return self._limiter.lockouts()
+
+    def lift_lockout(self, kind: str, name: str) -> None:
+        prefix = {"user": "user:", "address": "addr:"}.get(kind)
+        key = f"{prefix}{name.casefold() if kind == 'user' else name}"
+        if prefix is None or not self._limiter.lift(key):
+            raise not_found("lockout")
 
     async def sessions(self, user: User, *, everyone: bool = False) -> list[SessionInfo]:
         """The user's sessions, or everyone's for an administrator."""

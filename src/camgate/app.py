@@ -47,6 +47,7 @@ from camgate.recording import playback_ws
 from camgate.recording.service import RecordingService, RecordingsLock
 from camgate.settings import HardwareDecoding, ServerSettings
 from camgate.status import api as status_api
+from camgate.status.models import LockoutStatus
 from camgate.status.schema import STATUS_FILE
 from camgate.status.service import StatusService
 from camgate.views import api as views_api
@@ -193,6 +194,10 @@ def create_app(
                     transcoders=lambda: transcoders.running,
                     live_sessions=liveness.sessions,
                     sessions_timed_out=lambda: liveness.timed_out,
+                    lockouts=lambda: [
+                        LockoutStatus(lockout.kind, lockout.name, round(lockout.seconds_left))
+                        for lockout in core.identity.lockouts()
+                    ],
                     on_load=limits.observe,
                 ),
                 transcoders=transcoders,

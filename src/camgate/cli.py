@@ -356,6 +356,11 @@ def status() -> None:
             str(user.transcoded_audio_streams),
         )
     out.print(table)
+    if found.lockouts:
+        locked = Table("locked out", "name", "seconds left", title="Lockouts (failed logins)")
+        for lockout in found.lockouts:
+            locked.add_row(lockout.kind, lockout.name, str(lockout.seconds_left))
+        out.print(locked)
 
 
 # --- recordings ----------------------------------------------------------------------------------

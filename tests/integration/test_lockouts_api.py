@@ -23,6 +23,11 @@ def test_a_locked_out_account_is_listed_and_lifted(server: RunningServer, admin_
         ("user", OPERATOR[0]),
         ("address", "127.0.0.1"),
     }
+    status = httpx.get(f"{base}/status", headers=auth(admin_token)).json()
+    assert {(lockout["kind"], lockout["name"]) for lockout in status["lockouts"]} == {
+        ("user", OPERATOR[0]),
+        ("address", "127.0.0.1"),
+    }
     for kind, name in (("user", OPERATOR[0].upper()), ("address", "127.0.0.1")):
         lifted = httpx.delete(f"{base}/lockouts/{kind}/{name}", headers=auth(admin_token))
         assert lifted.status_code == 204
@@ -30,6 +35,7 @@ def test_a_locked_out_account_is_listed_and_lifted(server: RunningServer, admin_
         httpx.delete(f"{base}/lockouts/user/nobody", headers=auth(admin_token)).status_code == 404
     )
     assert httpx.get(f"{base}/lockouts", headers=auth(admin_token)).json() == []
+    assert httpx.get(f"{base}/status", headers=auth(admin_token)).json()["lockouts"] == []
     assert httpx.post(f"{base}/auth/login", json=right).status_code == 200
     entries = httpx.get(f"{base}/audit", params={"q": "lockout"}, headers=auth(admin_token))
     assert len(entries.json()) == 2

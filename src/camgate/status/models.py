@@ -18,6 +18,15 @@ class UserStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class LockoutStatus:
+    """An account or address locked out after failed logins."""
+
+    kind: str
+    name: str
+    seconds_left: int
+
+
+@dataclass(frozen=True, slots=True)
 class CpuSample:
     at: float
     percent: float
@@ -36,3 +45,4 @@ class ServerStatus:
     #: Sessions ended by the client timeout since the start.
     sessions_timed_out: int
     users: tuple[UserStatus, ...]
+    lockouts: tuple[LockoutStatus, ...] = ()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from camgate.status.models import ServerStatus, UserStatus
+from camgate.status.models import LockoutStatus, ServerStatus, UserStatus
 
 #: Where a running server leaves its status for ``camgate status`` (in the data folder).
 STATUS_FILE = "status.json"
@@ -31,6 +31,8 @@ class StatusOut(BaseModel):
     sessions_timed_out: int
     #: The manual's Active users table (the dataclass serializes as it is).
     users: list[UserStatus]
+    #: Accounts and addresses locked out after failed logins (an administrator lifts them).
+    lockouts: list[LockoutStatus] = []
 
     @classmethod
     def of(cls, status: ServerStatus) -> StatusOut:
@@ -47,6 +49,7 @@ class StatusOut(BaseModel):
             transcoders=status.transcoders,
             sessions_timed_out=status.sessions_timed_out,
             users=list(status.users),
+            lockouts=list(status.lockouts),
         )
 
 

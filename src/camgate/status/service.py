@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from camgate.core.clock import Clock
 from camgate.live.viewers import Delivery, Viewer, ViewerRegistry
-from camgate.status.models import CpuSample, ServerStatus, UserStatus
+from camgate.status.models import CpuSample, LockoutStatus, ServerStatus, UserStatus
 from camgate.status.schema import StatusOut, write_status_file
 
 SAMPLE_S = 5.0
@@ -55,6 +55,7 @@ class StatusService:
         transcoders: Callable[[], int] = lambda: 0,
         live_sessions: Callable[[], Mapping[str, str]] = dict,
         sessions_timed_out: Callable[[], int] = lambda: 0,
+        lockouts: Callable[[], Sequence[LockoutStatus]] = tuple,
         on_load: Callable[[float, float], None] = lambda _cpu, _mbps: None,
     ) -> None:
         self._clock = clock
@@ -66,6 +67,7 @@ class StatusService:
         self._transcoders = transcoders
         self._live_sessions = live_sessions
         self._sessions_timed_out = sessions_timed_out
+        self._lockouts = lockouts
         self.active_since = clock.now()
         cpu_percent()  # the first reading only starts psutil's measuring interval
         self._history: deque[CpuSample] = deque(maxlen=HISTORY)
@@ -112,4 +114,5 @@ class StatusService:
             transcoders=self._transcoders(),
             sessions_timed_out=self._sessions_timed_out(),
             users=user_statuses(self._viewers.viewers(), self._rates, self._live_sessions()),
+            lockouts=tuple(self._lockouts()),
         )

@@ -6,7 +6,7 @@ import shutil
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from tests.conftest import need
 
@@ -37,3 +37,16 @@ def page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     yield context.new_page()
     context.close()
+
+
+@pytest.fixture
+def zoned_context(browser: Browser, request: pytest.FixtureRequest) -> Iterator[BrowserContext]:
+    """A desktop browser in the test module's ``ZONE`` (far from UTC, so that local and UTC
+    times cannot be mixed up), taking downloads."""
+    made = browser.new_context(
+        viewport={"width": 1280, "height": 800},
+        timezone_id=request.module.ZONE,
+        accept_downloads=True,
+    )
+    yield made
+    made.close()

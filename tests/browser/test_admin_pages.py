@@ -396,3 +396,26 @@ def test_a_keepalive_goes_out_when_the_page_is_shown_again(
     assert times == []  # every 100 s now
     with page.expect_request(lambda r: r.url.endswith(KEEPALIVE), timeout=2000):
         page.evaluate("() => document.dispatchEvent(new Event('visibilitychange'))")
+
+
+def test_the_status_page_shows_lockouts_and_lets_an_account_in(
+    page: Page, server: RunningServer
+) -> None:
+    base = f"{server.base_url}/api/v1"
+    token = login(server.base_url, *ADMIN)
+    for _ in range(5):
+        httpx.post(f"{base}/auth/login", json={"username": OPERATOR[0], "password": "wrong one"})
+    # Loopback is the only address a test has: its own lockout is lifted through the API, so
+    # that the administrator can log in in the browser.
+    lifted = httpx.delete(f"{base}/lockouts/address/127.0.0.1", headers=auth(token))
+    assert lifted.status_code == 204
+    log_in(page, server.base_url, *ADMIN)
+    page.goto(f"{server.base_url}/#/status")
+    line = page.locator(f'#status-lockouts li[data-kind="user"][data-name="{OPERATOR[0]}"]')
+    expect(line).to_contain_text(f"User {OPERATOR[0]}: about 5 min left", timeout=10_000)
+    right = {"username": OPERATOR[0], "password": OPERATOR[1]}
+    assert httpx.post(f"{base}/auth/login", json=right).status_code == 429
+    line.locator(".lockout-lift").click()
+    expect(line).to_have_count(0)
+    expect(page.locator("#status-lockouts li")).to_have_count(0)
+    assert httpx.post(f"{base}/auth/login", json=right).status_code == 200

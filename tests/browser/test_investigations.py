@@ -115,12 +115,8 @@ def recording(tmp_path_factory: pytest.TempPathFactory, clip_cache: Path) -> Ite
 
 
 @pytest.fixture
-def context(browser: Browser) -> Iterator[BrowserContext]:
-    made = browser.new_context(
-        viewport={"width": 1280, "height": 800}, timezone_id=ZONE, accept_downloads=True
-    )
-    yield made
-    made.close()
+def context(zoned_context: BrowserContext) -> BrowserContext:
+    return zoned_context
 
 
 def span(recording: Recording) -> tuple[float, float]:

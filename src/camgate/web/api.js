@@ -24,8 +24,11 @@
  * @typedef {{active_since: string, cpu_percent: number,
  *            cpu_history: {at: string, percent: number}[], bandwidth_out_kbps: number,
  *            level: number, hardware_decoding: string, transcoders: number,
- *            sessions_timed_out?: number, users: UserLine[]}} ServerStatus the status page's
- *   figures; the CPU history holds one sample every 5 s for the last hour, oldest first
+ *            sessions_timed_out?: number, users: UserLine[], lockouts?: Lockout[]}} ServerStatus
+ *   the status page's figures; the CPU history holds one sample every 5 s for the last hour,
+ *   oldest first
+ * @typedef {{kind: 'user' | 'address', name: string, seconds_left: number}} Lockout an account
+ *   or address that may not try to log in again yet
  * @typedef {{width: number, height: number}} Resolution
  * @typedef {{max_fps: number, max_resolution: Resolution}} Level1
  * @typedef {{enabled: boolean, cpu_threshold_pct: number, bandwidth_threshold_mbps: number,
@@ -550,6 +553,18 @@ export function prepareExport(id, body) {
 }
 
 /**
+ * Lets a locked-out account or address try to log in again at once (administrators).
+ * @param {Lockout} lockout
+ * @returns {Promise<void>}
+ */
+export async function liftLockout(lockout) {
+  await request(
+    'DELETE',
+    `v1/lockouts/${encodeURIComponent(lockout.kind)}/${encodeURIComponent(lockout.name)}`,
+  );
+}
+
+/**
  * @param {string} exportId
  * @returns {Promise<void>}
  */
@@ -575,4 +590,51 @@ export async function exportFormats() {
 export function downloadUrl(done) {
   const path = done.download_url || `/api/v1/exports/${encodeURIComponent(done.id)}/download`;
   return new URL(path.replace(/^\/+/, ''), document.baseURI).href;
+}
+
+// --- the audit log (administrators) ---------------------------------------------------------
+
+/**
+ * @typedef {{id: number, time: string, user: string, address: string, action: string,
+ *            target: string, details: Record<string, unknown>}} AuditEntry one audited action:
+ *   `action` e.g. `settings.change`, `target` the id of what it was done to, `details` what
+ *   changed (`{"field": {"old": …, "new": …}}` for edits and settings)
+ * @typedef {{q?: string, user?: string, start?: string, end?: string, limit?: number}}
+ *   AuditQuery `q` words that must all appear (in the action, target or details), `user` one
+ *   user's actions, `start`/`end` ISO 8601
+ */
+
+/**
+ * @param {AuditQuery} query
+ * @returns {URLSearchParams} the filters given (empty ones left out)
+ */
+function auditParams(query) {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(query)) {
+    if (value !== undefined && value !== '') params.set(name, String(value));
+  }
+  return params;
+}
+
+/**
+ * Audited actions, the latest first (administrators).
+ * @param {AuditQuery} [query]
+ * @returns {Promise<AuditEntry[]>}
+ * @throws {ApiError} 403 for anyone else; 422 for an unreadable filter
+ */
+export function searchAudit(query = {}) {
+  const search = auditParams(query).toString();
+  return request('GET', `v1/audit${search ? `?${search}` : ''}`);
+}
+
+/**
+ * The same search as a CSV download, for a spreadsheet. Relative to the page, so that it works
+ * behind a path prefix; the session cookie authenticates it.
+ * @param {AuditQuery} [query]
+ * @returns {string}
+ */
+export function auditCsvUrl(query = {}) {
+  const url = apiUrl('v1/audit.csv');
+  url.search = auditParams(query).toString();
+  return url.href;
 }

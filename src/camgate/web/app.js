@@ -5,10 +5,12 @@
 // recordings, `#/bookmarks[?q=…]` the bookmarks, `#/investigations` the investigations (and
 // `#/investigations/new?camera=…&start=…&end=…` its form, filled in), `#/investigation/<id>`
 // one of them with its exports; for administrators `#/status` (the server status),
-// `#/settings/performance` and `#/camera/<id>/masks` (a camera's privacy masks).
+// `#/settings/performance`, `#/camera/<id>/masks` (a camera's privacy masks) and
+// `#/audit[?q=…&user=…&start=…&end=…]` (the audit log).
 // While logged in, keepalives tell the server that this client still runs (keepalive.js).
 
 import * as api from './api.js';
+import { auditView } from './audit.js';
 import { bookmarksView } from './bookmarks.js';
 import { h } from './dom.js';
 import { investigationView, investigationsView, mayExport } from './investigations.js';
@@ -33,7 +35,7 @@ const PENDING_REFRESH_MS = 1000;
  * @typedef {{name: 'grid', id: string | null} | {name: 'camera', id: string}
  *   | {name: 'status'} | {name: 'performance'} | {name: 'masks', id: string}
  *   | {name: 'playback', id: string, time: number | null}
- *   | {name: 'bookmarks', params: URLSearchParams}
+ *   | {name: 'bookmarks', params: URLSearchParams} | {name: 'audit', params: URLSearchParams}
  *   | {name: 'investigations', creating: boolean, params: URLSearchParams}
  *   | {name: 'investigation', id: string}} Route
  */
@@ -117,6 +119,8 @@ function show(next, subject = null) {
 function parseRoute(hash) {
   if (/^#\/status\/?$/.test(hash)) return { name: 'status' };
   if (/^#\/settings\/performance\/?$/.test(hash)) return { name: 'performance' };
+  const audit = /^#\/audit\/?(?:\?(.*))?$/.exec(hash);
+  if (audit) return { name: 'audit', params: new URLSearchParams(audit[1] || '') };
   const bookmarks = /^#\/bookmarks\/?(?:\?(.*))?$/.exec(hash);
   if (bookmarks) return { name: 'bookmarks', params: new URLSearchParams(bookmarks[1] || '') };
   const investigations = /^#\/investigations(\/new)?\/?(?:\?(.*))?$/.exec(hash);
@@ -216,6 +220,14 @@ async function route() {
   if (ADMIN_ROUTES.has(target.name)) {
     main.removeAttribute('aria-busy'); // a list fetch still on its way is for an old route
     showAdminPage(target);
+    return;
+  }
+  if (target.name === 'audit') {
+    // Needs no camera list. Shown to anyone who opens it, like the investigations: the server
+    // says why it refuses someone (403).
+    main.removeAttribute('aria-busy');
+    clearError();
+    show(auditView(ctx, target.params));
     return;
   }
   main.setAttribute('aria-busy', 'true');

@@ -9,6 +9,7 @@ import { h } from './dom.js';
 /** @typedef {import('./views.js').ViewContext} ViewContext */
 /** @typedef {import('./api.js').ServerStatus} ServerStatus */
 /** @typedef {import('./api.js').UserLine} UserLine */
+/** @typedef {import('./api.js').Lockout} Lockout */
 
 /** How often the status is fetched again (the server samples every 5 s too). */
 const REFRESH_MS = 5000;
@@ -84,6 +85,13 @@ export function statusView(ctx) {
     ),
     rows,
   );
+  const lockoutList = h('ul', { id: 'status-lockouts', class: 'lockouts' });
+  const lockouts = h(
+    'section',
+    { class: 'card', 'aria-labelledby': 'lockouts-title', hidden: true },
+    h('h2', { id: 'lockouts-title' }, 'Locked out after failed logins'),
+    lockoutList,
+  );
   const element = h(
     'section',
     { id: 'status-view', class: 'view view-admin', 'aria-labelledby': 'status-title' },
@@ -96,6 +104,7 @@ export function statusView(ctx) {
       { class: 'table-scroll', role: 'region', 'aria-labelledby': 'users-title', tabindex: '0' },
       table,
     ),
+    lockouts,
   );
 
   /** @type {ServerStatus | null} */
@@ -124,8 +133,41 @@ export function statusView(ctx) {
       values['timed-out'].textContent = String(status.sessions_timed_out);
     }
     renderUsers(rows, status.users);
+    renderLockouts(status.lockouts || []);
     drawGraph();
     updated.textContent = `Updated ${new Date().toLocaleTimeString()}`;
+  }
+
+  /**
+   * One line per account or address locked out, each with a button that lifts it; the section
+   * shows only while there are some.
+   * @param {Lockout[]} locked
+   */
+  function renderLockouts(locked) {
+    lockouts.hidden = locked.length === 0;
+    lockoutList.replaceChildren(
+      ...locked.map((lockout) => {
+        const what = lockout.kind === 'user' ? `User ${lockout.name}` : `Address ${lockout.name}`;
+        const minutes = Math.max(1, Math.ceil(lockout.seconds_left / 60));
+        const lift = h('button', { type: 'button', class: 'button lockout-lift' }, 'Let in now');
+        lift.addEventListener('click', async () => {
+          lift.setAttribute('disabled', '');
+          try {
+            await api.liftLockout(lockout);
+            await load();
+          } catch (error) {
+            lift.removeAttribute('disabled');
+            ctx.showError(error instanceof api.ApiError ? error.detail : String(error));
+          }
+        });
+        return h(
+          'li',
+          { 'data-kind': lockout.kind, 'data-name': lockout.name },
+          h('span', {}, `${what}: about ${minutes} min left`),
+          lift,
+        );
+      }),
+    );
   }
 
   function drawGraph() {

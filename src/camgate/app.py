@@ -30,6 +30,7 @@ from camgate.context import open_core
 from camgate.core.clock import Clock, SystemClock
 from camgate.identity import api as identity_api
 from camgate.identity.liveness import Liveness
+from camgate.identity.models import User
 from camgate.investigations import api as investigations_api
 from camgate.investigations.keys import DataKeys
 from camgate.investigations.service import InvestigationService
@@ -117,14 +118,30 @@ class _WebClientFiles(StaticFiles):
         return await super().get_response(path, scope)
 
 
-async def _reconcile_forever(cameras: CameraService, recordings: RecordingService) -> None:
+async def _reconcile_forever(svc: Services) -> None:
     while True:
         await asyncio.sleep(RECONCILE_S)
         try:
-            await cameras.reconcile()
-            await recordings.reconcile()
+            await svc.cameras.reconcile()
+            await svc.recordings.reconcile()
+            await _revalidate_viewers(svc)
         except Exception:  # a failed round is logged and tried again
             log.exception("cannot bring the cameras in line with the database")
+
+
+async def _revalidate_viewers(svc: Services) -> None:
+    """Ends the streams that their viewer may no longer watch: the session ended (a new
+    password, a removed user, ended by hand — also from the command line) or the user's role
+    lost the camera. Checked with the database every round, so within seconds."""
+    users: dict[str, User | None] = {}
+    for viewer in svc.viewers.viewers():
+        if viewer.session_id not in users:
+            users[viewer.session_id] = await svc.identity.session_user(viewer.session_id)
+        user = users[viewer.session_id]
+        allowed = user is not None and svc.can_view(user, viewer.camera_id)
+        if not allowed and not viewer.ended.is_set():
+            log.info("a stream of %s ended: no longer allowed", viewer.username)
+            viewer.ended.set()
 
 
 def create_app(
@@ -245,9 +262,7 @@ def create_app(
             await svc.recordings.reconcile()
             app.state.services = svc
             background = [
-                asyncio.create_task(
-                    _reconcile_forever(svc.cameras, svc.recordings), name="camera-reconcile"
-                ),
+                asyncio.create_task(_reconcile_forever(svc), name="camera-reconcile"),
                 asyncio.create_task(svc.recordings.run_retention(), name="retention"),
                 asyncio.create_task(
                     svc.investigations.run_retention(), name="investigation-retention"

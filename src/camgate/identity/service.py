@@ -241,6 +241,14 @@ class IdentityService:
                 await db.delete(row)
                 await db.commit()
 
+    async def session_user(self, session_id: str) -> User | None:
+        """The user of a session that still stands, None once it ended or its user went.
+        Read only, and blind to idleness: a stream being watched is the session's use (the
+        client timeout judges that), so checking it neither ends nor prolongs the session."""
+        async with self._db() as db:
+            row = await store.session_by_hash(db, session_id)
+            return None if row is None else await store.user_by_id(db, row.user_id)
+
     async def authenticate(self, token: str) -> Principal:
         """The principal behind a session token; raises unauthorized otherwise."""
         return await self._principal_for_session(token_hash(token))

@@ -4,6 +4,7 @@ moves: the size limit, retention, holds, a restart in the middle of an export.""
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +21,8 @@ from camgate.core.errors import CamgateError, ErrorKind
 from camgate.db.tables import ExportRow
 from camgate.identity.models import Permission, User
 from camgate.investigations import protection
+from camgate.investigations import service as service_module
+from camgate.investigations.jobs import ExportJob
 from camgate.investigations.keys import DataKeys
 from camgate.investigations.models import Export, ExportFormat, ExportState, Investigation
 from camgate.investigations.service import InvestigationService
@@ -253,3 +256,37 @@ async def test_the_audit_log_keeps_its_own_retention(world: World) -> None:
     world.clock.t += 2 * SECONDS_PER_DAY
     assert await world.audit.enforce_retention(90) == 1
     assert await world.audit.search(AuditQuery()) == []
+
+
+async def test_a_queued_export_is_deleted_without_waiting_its_turn(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = threading.Event()
+    real = service_module.run_job
+
+    def slow_native(job: ExportJob) -> int:
+        if job.plan.format is ExportFormat.NATIVE:
+            release.wait(30)  # an export that keeps the one worker busy
+        return real(job)
+
+    monkeypatch.setattr(service_module, "run_job", slow_native)
+    investigation = await investigate(world)
+    first = await world.service.prepare(
+        world.operator, ADDRESS, investigation.id, export_format=ExportFormat.NATIVE
+    )
+    queued = await world.service.prepare(
+        world.operator, ADDRESS, investigation.id, export_format=ExportFormat.MKV
+    )
+    started = time.monotonic()
+    await world.service.delete_export(world.operator, ADDRESS, queued.id)
+    assert time.monotonic() - started < 5
+    assert [e.id for e in await world.service.exports(world.operator, investigation.id)] == [
+        first.id
+    ]
+    release.set()
+    assert (await finished(world, world.operator, investigation.id, first.id)).state is (
+        ExportState.DONE
+    )
+    assert sorted(p.name for p in (world.folder / investigation.id).iterdir()) == [
+        f"{first.id}.zip"
+    ]

@@ -502,7 +502,12 @@ class InvestigationService:
         if running is None:
             return
         running.job.cancel()
+        if running.job.state is ExportState.QUEUED:
+            # Waiting behind another export: its thread may be minutes away; drop it now.
+            running.task.cancel()
         await asyncio.gather(running.task, return_exceptions=True)
+        self._running.pop(export_id, None)
+        self._reserved.pop(export_id, None)
 
     async def _export_of(
         self, db: AsyncSession, user: User, export_id: str, investigation_id: str | None = None

@@ -46,7 +46,7 @@ system-deps:
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv chromium python3-gi \
 		gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
-		gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-tools
+		gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-tools slapd ldap-utils
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache

@@ -12,6 +12,7 @@ import pytest
 
 from camgate.media.synthetic import PROFILES, ensure_clip
 from tests.support import rtsp
+from tests.support import slapd as slapd_support
 from tests.support.server import RunningServer, add_user, free_port, running_server
 
 ADMIN = ("admin", "admin-password-1")
@@ -86,3 +87,11 @@ def admin_token(server: RunningServer) -> str:
 @pytest.fixture
 def operator_token(server: RunningServer) -> str:
     return login(server.base_url, *OPERATOR)
+
+
+@pytest.fixture
+def slapd_directory(tmp_path: Path) -> Iterator[slapd_support.SlapdDirectory]:
+    """A real OpenLDAP server on loopback (ldap:// and ldaps://) with test users and groups."""
+    need(slapd_support.available(), "Debian's slapd (make system-deps)")
+    with slapd_support.running_slapd(tmp_path / "slapd") as directory:
+        yield directory

@@ -100,6 +100,46 @@ class General(Section):
     )
 
 
+# --- Directory (the manual's "Windows authentication": an LDAP / Active Directory server) ------
+
+
+class Directory(Section):
+    url: str = Field(
+        default="",
+        max_length=500,
+        description="ldap://host[:port] or ldaps://host[:port]; empty: no directory.",
+    )
+    start_tls: bool = Field(default=False, description="Upgrade an ldap:// connection to TLS.")
+    ca_file: str = Field(
+        default="",
+        max_length=1000,
+        description="PEM file of the directory's CA for TLS; empty: the system's CAs.",
+    )
+    bind_dn: str = Field(
+        default="",
+        max_length=1000,
+        description="Account that searches for users and groups; empty: search anonymously.",
+    )
+    bind_password: SecretStr = Field(
+        default=SecretStr(""), description="Stored sealed; never returned."
+    )
+    user_base_dn: str = Field(default="", max_length=1000, description="Where users are found.")
+    user_filter: str = Field(
+        default="(uid={0})",
+        max_length=500,
+        description="{0} is the user name typed at login; Active Directory: (sAMAccountName={0}).",
+    )
+    mail_attribute: str = Field(default="mail", max_length=100)
+    group_base_dn: str = Field(default="", max_length=1000, description="Where groups are found.")
+    group_filter: str = Field(
+        default="(|(member={0})(uniqueMember={0}))",
+        max_length=500,
+        description="{0} is the user's distinguished name.",
+    )
+    group_name_attribute: str = Field(default="cn", max_length=100)
+    timeout_s: int = Field(default=5, ge=1, le=60, description="For connecting and each search.")
+
+
 # --- Connectivity tab --------------------------------------------------------------------------
 
 
@@ -341,6 +381,7 @@ class SettingsTree(Section):
     """Every administrator setting, one section per tab of the manual."""
 
     general: General = General()
+    directory: Directory = Directory()
     connectivity: Connectivity = Connectivity()
     performance: Performance = Performance()
     recording: Recording = Recording()

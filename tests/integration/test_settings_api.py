@@ -6,6 +6,7 @@ from tests.support.server import RunningServer
 
 SECTIONS = {
     "general",
+    "directory",
     "connectivity",
     "performance",
     "investigations",
@@ -41,16 +42,19 @@ def test_settings_tree_patch_and_validation(server: RunningServer, admin_token: 
         json={
             "general": {"server_name": "HQ"},
             "two_step_verification": {"smtp": {"password": "hunter22"}},
+            "directory": {"bind_password": "swordfish9"},
         },
         headers={**headers, "Content-Type": "application/merge-patch+json"},
     )
     assert changed.status_code == 200, changed.text
     assert changed.json()["general"]["server_name"] == "HQ"
     assert changed.json()["two_step_verification"]["smtp"]["password"] == "**********"
+    assert changed.json()["directory"]["bind_password"] == "**********"
     again = httpx.get(url, headers=headers).json()
     assert again["general"]["server_name"] == "HQ"
     assert "hunter22" not in httpx.get(url, headers=headers).text
+    assert "swordfish9" not in httpx.get(url, headers=headers).text
     # The masked value sent back keeps the stored password.
     httpx.patch(url, json=again, headers=headers).raise_for_status()
     database = (server.data_dir / "camgate.db").read_bytes()
-    assert b"hunter22" not in database
+    assert b"hunter22" not in database and b"swordfish9" not in database

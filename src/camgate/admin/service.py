@@ -16,7 +16,10 @@ from camgate.settings import SettingsTree, merge_patch
 
 _ROW_ID = 1
 #: Where the tree holds secrets: sealed in the database, masked in API answers.
-_SECRET_PATHS = (("two_step_verification", "smtp", "password"),)
+_SECRET_PATHS = (
+    ("two_step_verification", "smtp", "password"),
+    ("directory", "bind_password"),
+)
 MASK = "**********"
 
 

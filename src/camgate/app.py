@@ -19,7 +19,7 @@ from starlette.types import Scope
 from camgate import __version__
 from camgate.admin import api as admin_api
 from camgate.api import errors
-from camgate.api.deps import Services
+from camgate.api.deps import REFUSALS, Services
 from camgate.audit import api as audit_api
 from camgate.audit.service import AuditLog
 from camgate.bookmarks import api as bookmarks_api
@@ -30,7 +30,7 @@ from camgate.context import open_core
 from camgate.core.clock import Clock, SystemClock
 from camgate.identity import api as identity_api
 from camgate.identity.liveness import Liveness
-from camgate.identity.models import User
+from camgate.identity.models import Permission, User
 from camgate.investigations import api as investigations_api
 from camgate.investigations.keys import DataKeys
 from camgate.investigations.service import InvestigationService
@@ -131,17 +131,27 @@ async def _reconcile_forever(svc: Services) -> None:
 
 async def _revalidate_viewers(svc: Services) -> None:
     """Ends the streams that their viewer may no longer watch: the session ended (a new
-    password, a removed user, ended by hand — also from the command line) or the user's role
-    lost the camera. Checked with the database every round, so within seconds."""
+    password, a removed user, ended by hand — also from the command line), the user's role
+    lost the camera, or it lost the permission of the stream (``live``, or ``playback`` for
+    the playback WebSocket). Checked with the database every round, so within seconds."""
     users: dict[str, User | None] = {}
     for viewer in svc.viewers.viewers():
+        if viewer.ended.is_set():
+            continue
         if viewer.session_id not in users:
             users[viewer.session_id] = await svc.identity.session_user(viewer.session_id)
         user = users[viewer.session_id]
-        allowed = user is not None and svc.can_view(user, viewer.camera_id)
-        if not allowed and not viewer.ended.is_set():
-            log.info("a stream of %s ended: no longer allowed", viewer.username)
+        if user is None:
+            log.info("a stream of %s ended: the session ended", viewer.username)
             viewer.ended.set()
+            continue
+        needed = Permission.PLAYBACK if viewer.protocol == playback_ws.PROTOCOL else Permission.LIVE
+        if not user.may(needed):
+            log.info("a stream of %s ended: the role lost %s", viewer.username, needed.value)
+            viewer.refuse(REFUSALS[needed])
+        elif not svc.can_view(user, viewer.camera_id):
+            log.info("a stream of %s ended: the role lost the camera", viewer.username)
+            viewer.refuse("your role may no longer view this camera")
 
 
 def create_app(
@@ -254,7 +264,7 @@ def create_app(
                 viewers,
                 clock,
                 timeout_s=lambda: core.settings.tree.connectivity.client_timeout_s,
-                end_login=core.identity.end_session,
+                end_login=core.identity.session_went_silent,
             )
             await svc.recordings.recover()
             await svc.investigations.recover()

@@ -22,6 +22,7 @@ import uvloop
 from rich.console import Console
 from rich.table import Table
 
+from camgate.admin.service import changes
 from camgate.audit.models import CLI_ADDRESS, Actor
 from camgate.audit.service import AuditLog
 from camgate.cameras.models import Credentials
@@ -30,7 +31,9 @@ from camgate.context import Core, open_core
 from camgate.core import logfiles, tls
 from camgate.core.clock import SystemClock
 from camgate.core.errors import CamgateError, ErrorKind
-from camgate.identity.models import Permission
+from camgate.identity.models import DirectoryGroup, Permission, User
+from camgate.identity.service import UNSET, user_changes
+from camgate.identity.twostep import TwoStepMethod
 from camgate.investigations import protection, verifier
 from camgate.investigations.folder import FolderChange, OldInvestigations, change_folder
 from camgate.investigations.keys import SIGNING_KEY_FILE, ServerSealer
@@ -38,7 +41,7 @@ from camgate.investigations.signing import SigningKey
 from camgate.recording.check import UNREPAIRABLE, Problem
 from camgate.recording.models import RecordingConfig
 from camgate.recording.service import RecordingService, RecordingsLock
-from camgate.settings import ServerSettings, recordings_dir
+from camgate.settings import LoginMethod, ServerSettings, recordings_dir
 from camgate.status.schema import STATUS_FILE, read_status_file
 from camgate.status.service import SAMPLE_S
 
@@ -59,6 +62,11 @@ cert_app = typer.Typer(
     help="The HTTPS certificate: show it, install a real one.", no_args_is_help=True
 )
 app.add_typer(cert_app, name="cert")
+group_app = typer.Typer(
+    help="Directory groups: the role and two-step verification of their members.",
+    no_args_is_help=True,
+)
+app.add_typer(group_app, name="group")
 
 out = Console()
 err = Console(stderr=True)
@@ -142,10 +150,73 @@ def user_add(
 def user_list() -> None:
     """List the users and their roles."""
     users = _run(lambda core: core.identity.users())
-    table = Table("user", "role", "administrator")
+    table = Table("user", "role", "administrator", "e-mail", "two-step verification")
     for user in users:
-        table.add_row(user.username, user.role.name, "yes" if user.is_admin else "no")
+        table.add_row(
+            user.username,
+            user.role.name,
+            "yes" if user.is_admin else "no",
+            user.email,
+            _two_step_text(user),
+        )
     out.print(table)
+
+
+def _two_step_text(user: User) -> str:
+    method = user.two_step.value if user.two_step else "as the groups say"
+    return f"{method} (app added)" if user.totp_enrolled else method
+
+
+#: ``camgate user set --two-step groups``: no method of the user's own.
+_AS_GROUPS = "groups"
+
+
+@user_app.command("set")
+def user_set(
+    name: str,
+    email: Annotated[
+        str | None, typer.Option(help='Where e-mailed codes go ("" removes the address).')
+    ] = None,
+    two_step: Annotated[
+        str | None,
+        typer.Option(
+            "--two-step",
+            help="no_login, none, email, totp, or groups (as the user's directory groups say).",
+        ),
+    ] = None,
+) -> None:
+    """Set a user's e-mail address and two-step verification method."""
+    method: object = UNSET
+    if two_step is not None:
+        choices = [m.value for m in TwoStepMethod] + [_AS_GROUPS]
+        if two_step not in choices:
+            err.print(f"[red]error:[/red] --two-step is one of {', '.join(choices)}")
+            raise typer.Exit(2)
+        method = None if two_step == _AS_GROUPS else TwoStepMethod(two_step)
+
+    async def work(core: Core) -> User:
+        before, after = await core.identity.update_user(name, email=email, two_step=method)
+        if changes := user_changes(before, after):
+            await AuditLog(core.sessions, core.clock).record(
+                _cli_actor(), "user.update", after.id, user=after.username, **changes
+            )
+        return after
+
+    user = _run(work)
+    out.print(f"{user.username}: e-mail {user.email or '(none)'}, {_two_step_text(user)}")
+
+
+@user_app.command("forget-app")
+def user_forget_app(name: str) -> None:
+    """Forget a user's authenticator app (a lost phone): they add it again at their next
+    login."""
+
+    async def work(core: Core) -> None:
+        await core.identity.reset_totp(name)
+        await AuditLog(core.sessions, core.clock).record(_cli_actor(), "user.totp_reset", name)
+
+    _run(work)
+    out.print(f"forgot the authenticator app of {name}")
 
 
 @user_app.command("remove")
@@ -166,6 +237,93 @@ def user_passwd(
     password = _read_secret("New password: ", password_stdin, confirm=True)
     _run(lambda core: core.identity.set_password(name, password))
     out.print(f"changed the password of {name}")
+
+
+# --- directory logins ------------------------------------------------------------------------
+
+
+@app.command("login-method")
+def login_method(
+    method: Annotated[LoginMethod | None, typer.Argument(help="Leave out to show it.")] = None,
+) -> None:
+    """Show or set who checks passwords: automatic (the directory, then camgate's own users),
+    directory, or basic (camgate's own users). Also the way back in when a directory login
+    locked every administrator out."""
+
+    async def work(core: Core) -> LoginMethod:
+        before = core.settings.public()
+        if method is not None:
+            await core.settings.patch({"general": {"login_method": method.value}})
+        if changed := changes(before, core.settings.public()):
+            await AuditLog(core.sessions, core.clock).record(
+                _cli_actor(), "settings.change", "settings", **changed
+            )
+        return core.settings.tree.general.login_method
+
+    out.print(f"login method: {_run(work).value}")
+
+
+@group_app.command("list")
+def group_list() -> None:
+    """List the directory groups given a role or a method."""
+    groups = _run(lambda core: core.identity.groups())
+    table = Table("group", "role", "two-step verification")
+    for group in groups:
+        table.add_row(group.name, group.role or "(none)", group.two_step.value)
+    out.print(table)
+
+
+@group_app.command("set")
+def group_set(
+    name: str,
+    role: Annotated[
+        str | None, typer.Option(help="The role its members log in with (none: no role).")
+    ] = None,
+    two_step: Annotated[
+        TwoStepMethod, typer.Option("--two-step", help="For members without their own method.")
+    ] = TwoStepMethod.NONE,
+) -> None:
+    """Give a directory group a role and a two-step verification method (at its members'
+    next login)."""
+
+    async def work(core: Core) -> DirectoryGroup:
+        before, after = await core.identity.set_group(name, role=role, two_step=two_step)
+        if before != after:
+            await AuditLog(core.sessions, core.clock).record(
+                _cli_actor(),
+                "group.set",
+                after.name,
+                old=None if before is None else {"role": before.role, "two_step": before.two_step},
+                new={"role": after.role, "two_step": after.two_step},
+            )
+        return after
+
+    group = _run(work)
+    out.print(f"group {group.name}: role {group.role or '(none)'}, {group.two_step.value}")
+
+
+@group_app.command("remove")
+def group_remove(name: str) -> None:
+    """Forget a directory group: its members get no role from it any more."""
+
+    async def work(core: Core) -> None:
+        await core.identity.remove_group(name)
+        await AuditLog(core.sessions, core.clock).record(_cli_actor(), "group.remove", name)
+
+    _run(work)
+    out.print(f"removed group {name}")
+
+
+@app.command("directory-check")
+def directory_check() -> None:
+    """Test the directory settings: connect, search as the service account, list the groups."""
+
+    async def work(core: Core) -> list[str]:
+        await core.identity.check_directory()
+        return await core.identity.directory_group_names()
+
+    names = _run(work)
+    out.print(f"the directory answers; {len(names)} group(s): {', '.join(names)}")
 
 
 # --- cameras -------------------------------------------------------------------------------------
@@ -280,13 +438,32 @@ def role_cameras(
 def role_permissions(
     role: str,
     permissions: Annotated[
-        list[Permission] | None, typer.Argument(help="The role's permissions; none to clear.")
+        list[Permission] | None,
+        typer.Argument(help="The role's permissions, exactly (none: none, unless --add/--remove)."),
+    ] = None,
+    add: Annotated[
+        list[Permission] | None, typer.Option("--add", help="Grant this one too (repeatable).")
+    ] = None,
+    remove: Annotated[
+        list[Permission] | None,
+        typer.Option("--remove", help="Take this one away (repeatable)."),
     ] = None,
 ) -> None:
-    """Set exactly what a role may do beyond viewing its cameras (export: investigations)."""
+    """Set what a role may do with its cameras: live, playback, export, bookmarks_view,
+    bookmarks_create, bookmarks_edit, actions, incoming_audio, push_to_talk, video_push,
+    administration. Either exactly (the list) or by change (--add, --remove)."""
 
     async def work(core: Core) -> str:
-        before, after = await core.identity.set_role_permissions(role, frozenset(permissions or []))
+        if permissions and (add or remove):
+            raise CamgateError(
+                ErrorKind.INVALID, "give either the list of permissions or --add/--remove"
+            )
+        wanted = frozenset(permissions or [])
+        if add or remove:
+            found = next((r for r in await core.identity.roles() if r.name == role), None)
+            held = found.permissions if found is not None else frozenset()
+            wanted = (held | set(add or [])) - set(remove or [])
+        before, after = await core.identity.set_role_permissions(role, wanted)
         if before.permissions != after.permissions:
             await AuditLog(core.sessions, core.clock).record(
                 _cli_actor(),
@@ -296,7 +473,7 @@ def role_permissions(
                 old=sorted(before.permissions),
                 new=sorted(after.permissions),
             )
-        return ", ".join(sorted(after.permissions)) or "nothing beyond viewing"
+        return ", ".join(sorted(after.permissions)) or "nothing (it sees its cameras' names only)"
 
     out.print(f"role {role} may: {_run(work)}")
 

@@ -39,9 +39,8 @@ async def open_core(data_dir: Path, clock: Clock) -> AsyncIterator[Core]:
     sessions = session_factory(engine)
     settings = SettingsService(sessions, clock, key)
     await settings.load()
+    identity = IdentityService(sessions, clock, key, lambda: settings.tree)
     try:
-        yield Core(
-            data_dir, clock, key, engine, sessions, IdentityService(sessions, clock, key), settings
-        )
+        yield Core(data_dir, clock, key, engine, sessions, identity, settings)
     finally:
         await engine.dispose()

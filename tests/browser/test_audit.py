@@ -17,6 +17,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Dialog, Locator, Page, expect
 
+from camgate.identity.models import Permission
 from tests.browser.test_web_client import log_in
 from tests.conftest import ADMIN, OPERATOR
 from tests.support.server import RunningServer, auth
@@ -27,6 +28,9 @@ pytestmark = pytest.mark.browser
 ZONE = "Asia/Kolkata"
 #: What the server answers anyone but an administrator.
 REFUSAL = "administrators only"
+#: The operator's permissions before and after ``allow_export``.
+BEFORE = sorted(Permission.role_defaults())
+AFTER = sorted({*BEFORE, "export"})
 #: A server name that would run a script if the page took it as markup.
 MARKUP = "<img src=x onerror=alert(1)>"
 
@@ -53,10 +57,15 @@ def patch_settings(server: RunningServer, token: str, patch: dict[str, Any]) -> 
 def allow_export(server: RunningServer, token: str) -> None:
     response = httpx.put(
         f"{server.base_url}/api/v1/roles/operator/permissions",
-        json={"permissions": ["export"]},
+        json={"permissions": AFTER},
         headers=auth(token),
     )
     assert response.status_code == 200, response.text
+
+
+def compact(value: list[str]) -> str:
+    """A list as the page writes it (JSON without spaces)."""
+    return json.dumps(value, separators=(",", ":"))
 
 
 def audit(server: RunningServer, token: str, **query: str) -> list[dict[str, Any]]:
@@ -115,7 +124,7 @@ def test_audit_log_lists_searches_and_downloads_the_changes(
     permissions = entry(desk, "role.permissions")
     expect(permissions).to_have_count(1)
     expect(permissions.locator(".audit-details li")).to_have_text(
-        ['[] → ["export"]', "role: operator"]
+        [f"{compact(BEFORE)} → {compact(AFTER)}", "role: operator"]
     )
     expect(permissions.locator(".audit-target")).to_have_text(role["target"])
     # The latest first, as the server sends them (logins are audited too).
@@ -155,7 +164,7 @@ def test_audit_log_lists_searches_and_downloads_the_changes(
             "127.0.0.1",
             "role.permissions",
             role["target"],
-            '{"new": ["export"], "old": [], "role": "operator"}',
+            json.dumps({"new": AFTER, "old": BEFORE, "role": "operator"}),
         ]
     ]
 

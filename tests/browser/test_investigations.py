@@ -24,6 +24,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from camgate.identity.models import Permission
 from tests.browser.test_web_client import log_in
 from tests.conftest import ADMIN, OPERATOR, login
 from tests.integration.test_investigations_api import ALL_FORMATS, set_data_password
@@ -363,7 +364,8 @@ def test_the_link_follows_the_export_permission_and_the_server_says_why(
     expect(page.locator("#investigation-new")).to_be_hidden()
 
     # Given the permission, an operator (no administrator) gets the link after a reload.
-    set_operator_permissions(recording, ["export"])
+    defaults = sorted(Permission.role_defaults())
+    set_operator_permissions(recording, [*defaults, "export"])
     try:
         page.reload()
         expect(page.locator("#nav-investigations")).to_be_visible(timeout=10_000)
@@ -371,7 +373,7 @@ def test_the_link_follows_the_export_permission_and_the_server_says_why(
         expect(page.locator("#investigation-count")).to_have_text("No investigations yet.")
         expect(page.locator("#investigation-new")).to_be_visible()
     finally:
-        set_operator_permissions(recording, [])
+        set_operator_permissions(recording, defaults)
 
 
 def test_a_phone_prepares_exports_and_sees_refusals(browser: Browser, recording: Recording) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -15,7 +16,7 @@ from camgate.cameras.service import CameraService
 from camgate.core.clock import Clock
 from camgate.core.errors import forbidden, unauthorized
 from camgate.identity.liveness import Liveness
-from camgate.identity.models import Principal, User
+from camgate.identity.models import Permission, Principal, User
 from camgate.identity.service import IdentityService
 from camgate.investigations.service import InvestigationService
 from camgate.live.hls import HlsOutputs
@@ -101,15 +102,80 @@ async def websocket_principal(websocket: WebSocket, camera_id: str) -> Principal
     return await media_principal(websocket, camera_id)
 
 
-async def require_admin(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
-    if not principal.user.is_admin:
-        raise forbidden("administrators only")
+#: Why a user is refused a feature (403): the role they have lacks its permission.
+REFUSALS = {
+    Permission.LIVE: "your role may not watch live video",
+    Permission.PLAYBACK: "your role may not play back recordings",
+    Permission.EXPORT: "preparing video evidence needs the Export permission",
+    Permission.BOOKMARKS_VIEW: "your role may not see bookmarks",
+    Permission.BOOKMARKS_CREATE: "your role may not add bookmarks",
+    Permission.BOOKMARKS_EDIT: "your role may not change or delete bookmarks",
+    Permission.ACTIONS: "your role may not trigger actions",
+    Permission.INCOMING_AUDIO: "your role may not listen to the cameras' audio",
+    Permission.PUSH_TO_TALK: "your role may not talk through the cameras' speakers",
+    Permission.VIDEO_PUSH: "your role may not push video",
+    Permission.ADMINISTRATION: "administrators only",
+}
+
+
+def permitted(principal: Principal, permission: Permission) -> Principal:
+    """The principal, if their role has ``permission``; 403 with the reason otherwise."""
+    if not principal.user.may(permission):
+        raise forbidden(REFUSALS[permission])
     return principal
 
+
+class Require:
+    """A dependency: the logged-in principal, if their role has ``permission`` (403 otherwise).
+    Routes declare it, so that the permission matrix reads who may use them from the route
+    table."""
+
+    def __init__(self, permission: Permission) -> None:
+        self.permission = permission
+
+    async def __call__(
+        self, principal: Annotated[Principal, Depends(current_principal)]
+    ) -> Principal:
+        return permitted(principal, self.permission)
+
+    def __repr__(self) -> str:
+        return f"require({self.permission.value!r})"
+
+
+class RequireMedia(Require):
+    """As :class:`Require`, for a media route that also takes ``?token=`` (``media_principal``)."""
+
+    async def __call__(  # type: ignore[override]
+        self, connection: HTTPConnection, camera_id: str
+    ) -> Principal:
+        return permitted(await media_principal(connection, camera_id), self.permission)
+
+    def __repr__(self) -> str:
+        return f"require_media({self.permission.value!r})"
+
+
+@functools.cache
+def require(permission: Permission) -> Require:
+    """The dependency of a route that needs ``permission`` (one object per permission, so that
+    FastAPI runs it once per request however often it is declared)."""
+    return Require(permission)
+
+
+@functools.cache
+def require_media(permission: Permission) -> RequireMedia:
+    return RequireMedia(permission)
+
+
+#: The administrators' routes (settings, users, roles, cameras, status, audit, lockouts): the
+#: built-in Administrator role, and any role given ``administration``.
+require_admin = require(Permission.ADMINISTRATION)
 
 ServicesDep = Annotated[Services, Depends(services)]
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 AdminPrincipal = Annotated[Principal, Depends(require_admin)]
+LivePrincipal = Annotated[Principal, Depends(require(Permission.LIVE))]
 #: For a media route with required query parameters: authenticates before they are validated,
 #: so that a caller without credentials learns nothing but 401.
 MediaPrincipal = Annotated[Principal, Depends(media_principal)]
+#: The same, for recorded video: with the role's ``playback`` permission (403 otherwise).
+PlaybackPrincipal = Annotated[Principal, Depends(require_media(Permission.PLAYBACK))]

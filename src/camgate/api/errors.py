@@ -20,10 +20,20 @@ STATUS = {
 
 
 def problem(
-    status: int, title: str, detail: str, headers: dict[str, str] | None = None
+    status: int,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, str | int] | None = None,
 ) -> JSONResponse:
     return JSONResponse(
-        {"type": "about:blank", "title": title, "status": status, "detail": detail},
+        {
+            **(extra or {}),
+            "type": "about:blank",
+            "title": title,
+            "status": status,
+            "detail": detail,
+        },
         status_code=status,
         media_type="application/problem+json",
         headers=headers,
@@ -38,7 +48,7 @@ async def _camgate_error(_request: Request, error: Exception) -> JSONResponse:
         headers["Retry-After"] = str(max(1, round(error.retry_after)))
     if status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="camgate"'
-    return problem(status, error.kind.value, error.detail, headers)
+    return problem(status, error.kind.value, error.detail, headers, error.extra)
 
 
 async def _validation_error(_request: Request, error: Exception) -> JSONResponse:

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, status
 from pydantic import AwareDatetime, BaseModel, Field
 
-from camgate.api.deps import CurrentPrincipal, ServicesDep
+from camgate.api.deps import CurrentPrincipal, ServicesDep, require
 from camgate.api.times import iso
 from camgate.bookmarks.models import (
     DEFAULT_LIMIT,
@@ -18,6 +18,7 @@ from camgate.bookmarks.models import (
     Bookmark,
     BookmarkQuery,
 )
+from camgate.identity.models import Permission, Principal
 
 
 async def _turned_on(_principal: CurrentPrincipal, svc: ServicesDep) -> None:
@@ -30,6 +31,12 @@ async def _turned_on(_principal: CurrentPrincipal, svc: ServicesDep) -> None:
 router = APIRouter(
     prefix="/api/v1/bookmarks", tags=["bookmarks"], dependencies=[Depends(_turned_on)]
 )
+
+# Each route needs its permission of the role, checked after the toggle: a server with
+# bookmarks off says so to everyone.
+Viewer = Annotated[Principal, Depends(require(Permission.BOOKMARKS_VIEW))]
+Creator = Annotated[Principal, Depends(require(Permission.BOOKMARKS_CREATE))]
+Editor = Annotated[Principal, Depends(require(Permission.BOOKMARKS_EDIT))]
 
 
 def _seconds(moment: datetime | None) -> float | None:
@@ -75,7 +82,7 @@ class BookmarkPatch(BaseModel):
 
 @router.get("", summary="The bookmarks on cameras this user may view, the latest start first")
 async def list_bookmarks(
-    principal: CurrentPrincipal,
+    principal: Viewer,
     svc: ServicesDep,
     camera_id: str | None = None,
     start: Annotated[
@@ -93,16 +100,12 @@ async def list_bookmarks(
 
 
 @router.get("/{bookmark_id}")
-async def get_bookmark(
-    bookmark_id: str, principal: CurrentPrincipal, svc: ServicesDep
-) -> BookmarkOut:
+async def get_bookmark(bookmark_id: str, principal: Viewer, svc: ServicesDep) -> BookmarkOut:
     return BookmarkOut.of(await svc.bookmarks.get(principal.user, bookmark_id))
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-async def create_bookmark(
-    body: NewBookmark, principal: CurrentPrincipal, svc: ServicesDep
-) -> BookmarkOut:
+async def create_bookmark(body: NewBookmark, principal: Creator, svc: ServicesDep) -> BookmarkOut:
     bookmark = await svc.bookmarks.create(
         principal.user,
         body.camera_id,
@@ -116,7 +119,7 @@ async def create_bookmark(
 
 @router.patch("/{bookmark_id}", summary="Change a bookmark (its creator or an administrator)")
 async def update_bookmark(
-    bookmark_id: str, body: BookmarkPatch, principal: CurrentPrincipal, svc: ServicesDep
+    bookmark_id: str, body: BookmarkPatch, principal: Editor, svc: ServicesDep
 ) -> BookmarkOut:
     bookmark = await svc.bookmarks.update(
         principal.user,
@@ -134,5 +137,5 @@ async def update_bookmark(
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Delete a bookmark (its creator or an administrator)",
 )
-async def delete_bookmark(bookmark_id: str, principal: CurrentPrincipal, svc: ServicesDep) -> None:
+async def delete_bookmark(bookmark_id: str, principal: Editor, svc: ServicesDep) -> None:
     await svc.bookmarks.delete(principal.user, bookmark_id)

@@ -21,7 +21,7 @@ from camgate.bookmarks.models import (
 from camgate.core.clock import Clock
 from camgate.core.errors import forbidden, not_found
 from camgate.db.tables import BookmarkRow
-from camgate.identity.models import User
+from camgate.identity.models import Permission, User
 
 #: Whether a user may view a camera (the identity rules, with the settings in force).
 CanView = Callable[[User, str], bool]
@@ -75,7 +75,7 @@ class BookmarkService:
 
     async def _editable(self, db: AsyncSession, user: User, bookmark_id: str) -> BookmarkRow:
         row = await self._visible(db, user, bookmark_id)
-        if row.user_id != user.id and not user.is_admin:
+        if row.user_id != user.id and not user.may(Permission.ADMINISTRATION):
             raise forbidden("only its creator or an administrator changes a bookmark")
         return row
 

@@ -18,11 +18,20 @@ class ErrorKind(StrEnum):
 class CamgateError(Exception):
     """An error a client may see: its ``kind`` decides the status, ``detail`` the words."""
 
-    def __init__(self, kind: ErrorKind, detail: str, *, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        kind: ErrorKind,
+        detail: str,
+        *,
+        retry_after: float | None = None,
+        extra: dict[str, str | int] | None = None,
+    ) -> None:
         super().__init__(detail)
         self.kind = kind
         self.detail = detail
         self.retry_after = retry_after
+        #: Members added to the problem document, for clients that act on them (RFC 9457).
+        self.extra = extra or {}
 
 
 def not_found(what: str) -> CamgateError:

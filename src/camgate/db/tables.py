@@ -24,13 +24,25 @@ class Base(DeclarativeBase):
 class RoleRow(Base):
     __tablename__ = "roles"
 
+    #: ``json.dumps(sorted(Permission.role_defaults()))``, spelled out (a unit test compares).
+    DEFAULT_PERMISSIONS = (
+        '["actions", "bookmarks_create", "bookmarks_edit", "bookmarks_view", "incoming_audio", '
+        '"live", "playback", "push_to_talk", "video_push"]'
+    )
+
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     builtin: Mapped[bool] = mapped_column(Boolean, default=False)
     administrator: Mapped[bool] = mapped_column(Boolean, default=False)
     all_cameras: Mapped[bool] = mapped_column(Boolean, default=False)
-    #: The role's ``Permission`` values as a JSON list.
-    permissions: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
+    #: The role's ``Permission`` values as a JSON list. A new role may do what every role could
+    #: before feature permissions (``Permission.role_defaults()``: all but export and
+    #: administration); migration 0008 gave the roles of that time the same.
+    permissions: Mapped[str] = mapped_column(
+        Text,
+        default=DEFAULT_PERMISSIONS,
+        server_default=DEFAULT_PERMISSIONS,
+    )
 
 
 class RoleCameraRow(Base):
@@ -54,6 +66,28 @@ class UserRow(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     role_id: Mapped[str] = mapped_column(ForeignKey("roles.id"))
     created_at: Mapped[float] = mapped_column(Float)
+    #: Where two-step verification codes go by e-mail ("" when none is known).
+    email: Mapped[str] = mapped_column(String(254), default="", server_default="")
+    #: A ``TwoStepMethod`` value; None: as the user's directory groups say (none for local users).
+    two_step: Mapped[str | None] = mapped_column(String(16), nullable=True, default=None)
+    #: The TOTP secret sealed with the server key; None until the user enrols.
+    totp_secret: Mapped[str | None] = mapped_column(Text, nullable=True, default=None)
+    #: "local" (camgate's own password) or "directory" (the password is checked by LDAP).
+    source: Mapped[str] = mapped_column(String(16), default="local", server_default="local")
+
+
+class DirectoryGroupRow(Base):
+    """A directory group that the administrator gave a role or a two-step method."""
+
+    __tablename__ = "directory_groups"
+
+    name: Mapped[str] = mapped_column(String(256))
+    #: ``name.casefold()``: directories compare group names without case.
+    name_key: Mapped[str] = mapped_column(String(256), primary_key=True)
+    role_id: Mapped[str | None] = mapped_column(
+        ForeignKey("roles.id", ondelete="SET NULL"), nullable=True
+    )
+    two_step: Mapped[str] = mapped_column(String(16), default="none", server_default="none")
 
 
 class SessionRow(Base):

@@ -6,14 +6,30 @@ import logging
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from camgate.api.deps import SESSION_COOKIE, AdminPrincipal, CurrentPrincipal, ServicesDep
 from camgate.api.times import iso
 from camgate.audit.models import Actor
 from camgate.core.errors import CamgateError, ErrorKind
-from camgate.identity.models import Permission, Role, SessionInfo, User, public_session_id
-from camgate.identity.service import SESSION_IDLE_S, token_hash
+from camgate.identity.models import (
+    DirectoryGroup,
+    Permission,
+    Role,
+    SessionInfo,
+    User,
+    public_session_id,
+)
+from camgate.identity.service import (
+    SESSION_IDLE_S,
+    UNSET,
+    Login,
+    SecondStep,
+    token_hash,
+    user_changes,
+)
+from camgate.identity.twostep import TwoStepMethod
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +40,12 @@ router = APIRouter(prefix="/api/v1", tags=["users"])
 class LoginRequest(BaseModel):
     username: str = Field(min_length=1, max_length=100)
     password: str = Field(min_length=1, max_length=1024)
+    reconnect_token: str = Field(
+        default="",
+        max_length=100,
+        description="From the last login's answer: spares the verification code when this "
+        "client lost its connection within the reconnection timeout",
+    )
 
 
 class UserOut(BaseModel):
@@ -31,7 +53,14 @@ class UserOut(BaseModel):
     username: str
     role: str
     is_admin: bool
-    permissions: list[Permission] = Field(description="What the user may do beyond viewing")
+    permissions: list[Permission] = Field(description="What the user may do with their cameras")
+    email: str = Field(description="Where e-mailed verification codes go")
+    two_step: TwoStepMethod | None = Field(
+        description="The user's own verification method; null: as their directory groups say "
+        "(none for camgate's own users)"
+    )
+    totp_enrolled: bool = Field(description="Has added camgate to an authenticator app")
+    directory: bool = Field(description="The directory (LDAP) checks the password")
 
     @classmethod
     def of(cls, user: User) -> UserOut:
@@ -41,12 +70,63 @@ class UserOut(BaseModel):
             role=user.role.name,
             is_admin=user.is_admin,
             permissions=[p for p in sorted(Permission) if user.may(p)],
+            email=user.email,
+            two_step=user.two_step,
+            totp_enrolled=user.totp_enrolled,
+            directory=user.directory,
         )
 
 
 class LoginResponse(BaseModel):
     token: str
     user: UserOut
+    reconnect_token: str = Field(
+        default="",
+        description="After a verification code: send it with the next login to reconnect "
+        "without a code within the reconnection timeout (empty when not offered)",
+    )
+
+
+class EnrolmentOut(BaseModel):
+    secret: str = Field(description="Base32, for typing into an authenticator app")
+    uri: str = Field(description="otpauth:// URI")
+    qr_svg: str = Field(description="The URI as a QR code (an SVG document)")
+
+
+class SecondStepOut(BaseModel):
+    ticket: str = Field(description="Send it back with the code")
+    method: TwoStepMethod
+    sent_to: str = Field(description="Where the code was e-mailed, masked")
+    code_expires_in_s: int = Field(description="0 for authenticator apps")
+    attempts_left: int
+    enrolment: EnrolmentOut | None = Field(
+        description="Set when the login must first add camgate to an authenticator app"
+    )
+
+    @classmethod
+    def of(cls, step: SecondStep) -> SecondStepOut:
+        enrolment = step.enrolment
+        return cls(
+            ticket=step.ticket,
+            method=step.method,
+            sent_to=step.sent_to,
+            code_expires_in_s=step.code_expires_in_s,
+            attempts_left=step.attempts_left,
+            enrolment=EnrolmentOut(
+                secret=enrolment.secret, uri=enrolment.uri, qr_svg=enrolment.qr_svg
+            )
+            if enrolment
+            else None,
+        )
+
+
+class CodeRequest(BaseModel):
+    ticket: str = Field(min_length=1, max_length=100)
+    code: str = Field(min_length=1, max_length=20)
+
+
+class NewCodeRequest(BaseModel):
+    ticket: str = Field(min_length=1, max_length=100)
 
 
 class NewUser(BaseModel):
@@ -63,7 +143,7 @@ class RoleOut(BaseModel):
     all_cameras: bool
     camera_ids: list[str]
     permissions: list[Permission] = Field(
-        description="What the role may do beyond viewing its cameras (the Administrator: all)"
+        description="What the role may do with its cameras (the Administrator: all)"
     )
 
     @classmethod
@@ -83,11 +163,25 @@ class RoleCameras(BaseModel):
     camera_ids: list[str] = Field(max_length=10_000)
 
 
-@public_router.post("/login", responses={401: {}, 429: {}})
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@public_router.post(
+    "/login",
+    response_model=LoginResponse,
+    responses={
+        202: {"model": SecondStepOut, "description": "The password was right; a code is needed"},
+        401: {},
+        403: {},
+        429: {},
+        503: {},
+    },
+)
 async def login(
     body: LoginRequest, request: Request, response: Response, services: ServicesDep
-) -> LoginResponse:
-    address = request.client.host if request.client else "unknown"
+) -> LoginResponse | JSONResponse:
+    address = _address(request)
     actor = Actor(body.username, address)
     try:
         result = await services.identity.login(
@@ -95,6 +189,7 @@ async def login(
             body.password,
             address=address,
             client=request.headers.get("user-agent", ""),
+            reconnect_token=body.reconnect_token,
         )
     except CamgateError as error:
         # A refusal by the rate limit checked nothing: only real attempts are recorded, so a
@@ -103,8 +198,54 @@ async def login(
             log.warning("failed login as %r from %s", body.username, address)
             await services.audit.record(actor, "login.failed", body.username)
         raise
+    if isinstance(result, SecondStep):
+        log.info(
+            "password of %s right from %s; waiting for the %s code",
+            body.username,
+            address,
+            result.method,
+        )
+        return JSONResponse(
+            SecondStepOut.of(result).model_dump(mode="json"), status_code=status.HTTP_202_ACCEPTED
+        )
+    return await _logged_in(result, request, response, services)
+
+
+@public_router.post(
+    "/login/code",
+    summary="The second step of a login: the verification code",
+    responses={401: {}, 429: {}},
+)
+async def login_code(
+    body: CodeRequest, request: Request, response: Response, services: ServicesDep
+) -> LoginResponse:
+    address = _address(request)
+    try:
+        result = await services.identity.verify_code(body.ticket, body.code)
+    except CamgateError as error:
+        if error.kind is ErrorKind.UNAUTHORIZED:
+            log.warning("wrong verification code from %s", address)
+            await services.audit.record(Actor("", address), "login.failed", "verification code")
+        raise
+    return await _logged_in(result, request, response, services)
+
+
+@public_router.post(
+    "/login/new-code",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="E-mail a new verification code to a login waiting for one",
+    responses={401: {}, 422: {}, 429: {}, 503: {}},
+)
+async def login_new_code(body: NewCodeRequest, services: ServicesDep) -> SecondStepOut:
+    return SecondStepOut.of(await services.identity.new_code(body.ticket))
+
+
+async def _logged_in(
+    result: Login, request: Request, response: Response, services: ServicesDep
+) -> LoginResponse:
+    address = _address(request)
     log.info("login of %s from %s", result.user.username, address)
-    await services.audit.record(actor, "login", result.user.id)
+    await services.audit.record(Actor(result.user.username, address), "login", result.user.id)
     now = services.clock.monotonic()
     services.liveness.seen(token_hash(result.token), result.user.username, now)
     response.set_cookie(
@@ -116,7 +257,9 @@ async def login(
         secure=request.url.scheme == "https",
         path="/",
     )
-    return LoginResponse(token=result.token, user=UserOut.of(result.user))
+    return LoginResponse(
+        token=result.token, user=UserOut.of(result.user), reconnect_token=result.reconnect_token
+    )
 
 
 @public_router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
@@ -149,13 +292,61 @@ async def list_users(_admin: AdminPrincipal, services: ServicesDep) -> list[User
 
 
 @router.post("/users", status_code=status.HTTP_201_CREATED)
-async def add_user(body: NewUser, _admin: AdminPrincipal, services: ServicesDep) -> UserOut:
-    return UserOut.of(await services.identity.add_user(body.username, body.password, body.role))
+async def add_user(body: NewUser, admin: AdminPrincipal, services: ServicesDep) -> UserOut:
+    added = await services.identity.add_user(
+        body.username, body.password, body.role, actor=admin.user
+    )
+    return UserOut.of(added)
+
+
+class UserUpdate(BaseModel):
+    email: str | None = Field(default=None, max_length=254, description='"" removes it')
+    two_step: TwoStepMethod | None = Field(
+        default=None, description="null: as the user's directory groups say"
+    )
+
+
+@router.patch(
+    "/users/{username}",
+    summary="Set a user's e-mail address and two-step verification method",
+    responses={404: {}},
+)
+async def update_user(
+    username: str, body: UserUpdate, request: Request, admin: AdminPrincipal, services: ServicesDep
+) -> UserOut:
+    two_step: object = body.two_step if "two_step" in body.model_fields_set else UNSET
+    before, after = await services.identity.update_user(
+        username, email=body.email, two_step=two_step, actor=admin.user
+    )
+    if changes := user_changes(before, after):
+        await services.audit.record(
+            Actor(admin.user.username, _address(request)),
+            "user.update",
+            after.id,
+            user=after.username,
+            **changes,
+        )
+    return UserOut.of(after)
+
+
+@router.delete(
+    "/users/{username}/totp",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Forget a user's authenticator app (they add camgate again at their next login)",
+    responses={404: {}},
+)
+async def reset_totp(
+    username: str, request: Request, admin: AdminPrincipal, services: ServicesDep
+) -> None:
+    await services.identity.reset_totp(username, actor=admin.user)
+    await services.audit.record(
+        Actor(admin.user.username, _address(request)), "user.totp_reset", username
+    )
 
 
 @router.delete("/users/{username}", status_code=status.HTTP_204_NO_CONTENT)
-async def remove_user(username: str, _admin: AdminPrincipal, services: ServicesDep) -> None:
-    await services.identity.remove_user(username)
+async def remove_user(username: str, admin: AdminPrincipal, services: ServicesDep) -> None:
+    await services.identity.remove_user(username, actor=admin.user)
 
 
 @router.get("/roles", tags=["roles"])
@@ -165,9 +356,10 @@ async def list_roles(_admin: AdminPrincipal, services: ServicesDep) -> list[Role
 
 @router.put("/roles/{name}/cameras", tags=["roles"])
 async def set_role_cameras(
-    name: str, body: RoleCameras, _admin: AdminPrincipal, services: ServicesDep
+    name: str, body: RoleCameras, admin: AdminPrincipal, services: ServicesDep
 ) -> RoleOut:
-    return RoleOut.of(await services.identity.set_role_cameras(name, set(body.camera_ids)))
+    role = await services.identity.set_role_cameras(name, set(body.camera_ids), actor=admin.user)
+    return RoleOut.of(role)
 
 
 class RolePermissions(BaseModel):
@@ -182,7 +374,9 @@ async def set_role_permissions(
     admin: AdminPrincipal,
     services: ServicesDep,
 ) -> RoleOut:
-    before, after = await services.identity.set_role_permissions(name, frozenset(body.permissions))
+    before, after = await services.identity.set_role_permissions(
+        name, frozenset(body.permissions), actor=admin.user
+    )
     if before.permissions != after.permissions:
         address = request.client.host if request.client else ""
         await services.audit.record(
@@ -276,3 +470,82 @@ async def lift_lockout(
     await services.audit.record(
         Actor(admin.user.username, address), "lockout.lift", f"{kind}:{name}"
     )
+
+
+class GroupOut(BaseModel):
+    name: str
+    role: str | None = Field(description="The role its members log in with (null: none)")
+    two_step: TwoStepMethod = Field(description="For members without a method of their own")
+
+    @classmethod
+    def of(cls, group: DirectoryGroup) -> GroupOut:
+        return cls(name=group.name, role=group.role, two_step=group.two_step)
+
+
+class GroupIn(BaseModel):
+    role: str | None = Field(default=None, max_length=100)
+    two_step: TwoStepMethod = TwoStepMethod.NONE
+
+
+@router.get("/groups", tags=["groups"], summary="The directory groups given a role or a method")
+async def list_groups(_admin: AdminPrincipal, services: ServicesDep) -> list[GroupOut]:
+    return [GroupOut.of(group) for group in await services.identity.groups()]
+
+
+@router.put(
+    "/groups/{name}",
+    tags=["groups"],
+    summary="Give a directory group a role and a two-step verification method",
+    responses={404: {}},
+)
+async def set_group(
+    name: str, body: GroupIn, request: Request, admin: AdminPrincipal, services: ServicesDep
+) -> GroupOut:
+    before, after = await services.identity.set_group(
+        name, role=body.role, two_step=body.two_step, actor=admin.user
+    )
+    if before != after:
+        old = None if before is None else {"role": before.role, "two_step": before.two_step}
+        await services.audit.record(
+            Actor(admin.user.username, _address(request)),
+            "group.set",
+            after.name,
+            old=old,
+            new={"role": after.role, "two_step": after.two_step},
+        )
+    return GroupOut.of(after)
+
+
+@router.delete(
+    "/groups/{name}",
+    tags=["groups"],
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Forget a directory group (its members no longer get a role from it)",
+    responses={404: {}},
+)
+async def remove_group(
+    name: str, request: Request, admin: AdminPrincipal, services: ServicesDep
+) -> None:
+    await services.identity.remove_group(name, actor=admin.user)
+    await services.audit.record(Actor(admin.user.username, _address(request)), "group.remove", name)
+
+
+@router.get(
+    "/directory/groups",
+    tags=["groups"],
+    summary="The groups the directory has (to choose which to give a role)",
+    responses={422: {}, 503: {}},
+)
+async def directory_groups(_admin: AdminPrincipal, services: ServicesDep) -> list[str]:
+    return await services.identity.directory_group_names()
+
+
+@router.post(
+    "/directory/check",
+    tags=["groups"],
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Test the directory settings: connect and search as the service account",
+    responses={422: {}, 503: {}},
+)
+async def check_directory(_admin: AdminPrincipal, services: ServicesDep) -> None:
+    await services.identity.check_directory()

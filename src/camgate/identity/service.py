@@ -6,9 +6,12 @@ import asyncio
 import base64
 import hashlib
 import json
+import logging
+import re
 import secrets
 import uuid
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -19,13 +22,36 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from camgate.core.clock import Clock
 from camgate.core.errors import CamgateError, ErrorKind, forbidden, invalid, not_found, unauthorized
 from camgate.core.secrets import ServerKey
-from camgate.db.tables import SessionRow
-from camgate.identity import store
+from camgate.db.tables import DirectoryGroupRow, SessionRow
+from camgate.identity import delegation, mailer, store, totp
+from camgate.identity.directory import Directory, DirectoryAccount, DirectoryUnavailable
 from camgate.identity.limiter import Lockout, LoginLimiter
-from camgate.identity.models import Permission, Principal, Role, SessionInfo, User
+from camgate.identity.models import (
+    DirectoryGroup,
+    Permission,
+    Principal,
+    Role,
+    SessionInfo,
+    User,
+)
 from camgate.identity.passwords import Passwords, check_password_policy
+from camgate.identity.twostep import (
+    MAX_PENDING,
+    TICKET_S,
+    Challenge,
+    Challenges,
+    CodeCheck,
+    ReconnectGrants,
+    TwoStepMethod,
+    effective_method,
+    make_code,
+    masked_address,
+    same_code,
+)
+from camgate.settings import LoginMethod, SettingsTree, Smtp
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 #: A session unused for this long ends (the client timeout of U3 governs streams, not logins).
 SESSION_IDLE_S = 24 * 3600
@@ -34,6 +60,7 @@ _TOUCH_EVERY_S = 60.0
 #: Signed media tokens (for players that cannot send headers) live this long at most.
 MEDIA_TOKEN_S = 12 * 3600
 _MAX_NAME = 100
+_MAX_GROUP_NAME = 256
 
 
 def token_hash(token: str) -> str:
@@ -44,6 +71,78 @@ def token_hash(token: str) -> str:
 class Login:
     token: str
     user: User
+    #: After a second step: lets this client reconnect without one for the reconnection timeout.
+    reconnect_token: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Enrolment:
+    """A new authenticator-app secret, shown once at the login that enrols it."""
+
+    secret: str
+    uri: str
+    qr_svg: str
+
+
+@dataclass(frozen=True, slots=True)
+class SecondStep:
+    """The password was right; the login waits for a verification code."""
+
+    ticket: str
+    method: TwoStepMethod
+    #: Where an e-mailed code went, masked ("" for authenticator apps).
+    sent_to: str
+    #: Seconds an e-mailed code stays valid (0 for authenticator apps: theirs change by
+    #: themselves).
+    code_expires_in_s: int
+    attempts_left: int
+    enrolment: Enrolment | None = None
+
+
+#: Unset, as opposed to None (which sets a user's method back to "as the groups say").
+UNSET: object = object()
+#: New e-mailed codes one login may ask for before it must start again.
+MAX_NEW_CODES = 5
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+async def _check_group_role(
+    db: AsyncSession, actor: User | None, row: DirectoryGroupRow | None
+) -> None:
+    """A group whose role has more rights than the actor's is not theirs to change."""
+    if row is not None and row.role_id is not None:
+        current = await store.role_by_id(db, row.role_id)
+        if current is not None:
+            delegation.check_membership(actor, current)
+
+
+async def _group(db: AsyncSession, row: DirectoryGroupRow) -> DirectoryGroup:
+    role = None if row.role_id is None else await store.role_by_id(db, row.role_id)
+    return DirectoryGroup(
+        row.name, None if role is None else role.name, TwoStepMethod(row.two_step)
+    )
+
+
+async def _role_of(db: AsyncSession, groups: list[DirectoryGroupRow]) -> str | None:
+    """The role a directory user gets from their groups: the Administrator role when one of
+    them has it, else the first (by group name) that has a role."""
+    roles = [await store.role_by_id(db, g.role_id) for g in groups if g.role_id is not None]
+    found = [role for role in roles if role is not None]
+    admin = next((role for role in found if role.administrator), None)
+    chosen = admin or (found[0] if found else None)
+    return None if chosen is None else chosen.id
+
+
+def user_changes(before: User, after: User) -> dict[str, dict[str, str | None]]:
+    """What ``update_user`` changed, as the audit log records it."""
+    return {
+        field: {"old": old, "new": new}
+        for field, old, new in (
+            ("email", before.email, after.email),
+            ("two_step", before.two_step, after.two_step),
+        )
+        if old != new
+    }
 
 
 def _valid_username(username: str) -> str:
@@ -63,13 +162,22 @@ class IdentityService:
         sessions: async_sessionmaker[AsyncSession],
         clock: Clock,
         key: ServerKey,
+        settings: Callable[[], SettingsTree],
+        *,
         passwords: Passwords | None = None,
+        send_code: Callable[[Smtp, str, str], Awaitable[None]] = mailer.send_code,
     ) -> None:
         self._db = sessions
         self._clock = clock
         self._key = key
+        self._settings = settings
         self._passwords = passwords or Passwords()
+        self._send_code = send_code
         self._limiter = LoginLimiter(clock)
+        self._challenges = Challenges()
+        self._grants = ReconnectGrants()
+        #: The last TOTP time step each user logged in with: a code serves once.
+        self._totp_steps: OrderedDict[str, int] = OrderedDict()
         # Its own threads: the default executor may be busy (demo clips) and logins must not wait.
         self._hashing = ThreadPoolExecutor(max_workers=2, thread_name_prefix="argon2")
 
@@ -78,7 +186,9 @@ class IdentityService:
 
     # --- users -----------------------------------------------------------------------------
 
-    async def add_user(self, username: str, password: str, role_name: str) -> User:
+    async def add_user(
+        self, username: str, password: str, role_name: str, *, actor: User | None = None
+    ) -> User:
         name = _valid_username(username)
         if reason := check_password_policy(password):
             raise invalid(reason)
@@ -87,6 +197,7 @@ class IdentityService:
             role = await store.role_by_name(db, role_name)
             if role is None:
                 raise not_found(f"role {role_name!r}")
+            delegation.check_membership(actor, role)
             user_id = str(uuid.uuid4())
             await store.add_user(db, user_id, name, password_hash, role.id, self._clock.now())
             try:
@@ -108,17 +219,24 @@ class IdentityService:
             raise not_found(f"user {username!r}")
         return user
 
-    async def remove_user(self, username: str) -> None:
+    async def remove_user(self, username: str, *, actor: User | None = None) -> None:
         async with self._db() as db:
             row = await store.user_row_by_name(db, username)
             if row is None:
                 raise not_found(f"user {username!r}")
             user = await store.user_by_id(db, row.id)
+            if user is not None:
+                delegation.check_member(actor, user)
             if user and user.is_admin and await store.administrators_left(db, row.id) == 0:
                 raise CamgateError(ErrorKind.CONFLICT, "cannot remove the last administrator")
             await store.delete_sessions_of(db, row.id)
             await db.delete(row)
             await db.commit()
+        self._forget_logins_of(row.id)
+
+    def _forget_logins_of(self, user_id: str) -> None:
+        self._grants.revoke_user(user_id)
+        self._challenges.forget_user(user_id)
 
     async def set_password(self, username: str, password: str) -> None:
         if reason := check_password_policy(password):
@@ -131,6 +249,53 @@ class IdentityService:
             # A new password ends every session that the old one opened.
             await store.delete_sessions_of(db, row.id)
             await db.commit()
+        self._forget_logins_of(row.id)
+
+    async def update_user(
+        self,
+        username: str,
+        *,
+        email: str | None = None,
+        two_step: object = UNSET,
+        actor: User | None = None,
+    ) -> tuple[User, User]:
+        """Sets a user's e-mail address and verification method (``None``: as their directory
+        groups say); the user before and after, for the audit log."""
+        if email is not None and email and not _EMAIL.fullmatch(email):
+            raise invalid("an e-mail address looks like name@example.com")
+        async with self._db() as db:
+            row = await store.user_row_by_name(db, username)
+            if row is None:
+                raise not_found(f"user {username!r}")
+            before = await store.user_by_id(db, row.id)
+            assert before is not None
+            delegation.check_member(actor, before)
+            if email is not None:
+                row.email = email
+            if two_step is not UNSET:
+                row.two_step = None if two_step is None else TwoStepMethod(str(two_step)).value
+            await db.commit()
+            after = await store.user_by_id(db, row.id)
+        assert after is not None
+        if after.two_step is TwoStepMethod.NO_LOGIN:
+            self._forget_logins_of(row.id)
+        return before, after
+
+    async def reset_totp(self, username: str, *, actor: User | None = None) -> None:
+        """Forgets a user's authenticator app (lost phone): they enrol again at their next
+        login."""
+        async with self._db() as db:
+            row = await store.user_row_by_name(db, username)
+            if row is None:
+                raise not_found(f"user {username!r}")
+            user = await store.user_by_id(db, row.id)
+            assert user is not None
+            delegation.check_member(actor, user)
+            if row.totp_secret is None:
+                raise not_found(f"an authenticator app of {username!r}")
+            row.totp_secret = None
+            await db.commit()
+        self._totp_steps.pop(row.id, None)
 
     # --- roles -----------------------------------------------------------------------------
 
@@ -138,13 +303,16 @@ class IdentityService:
         async with self._db() as db:
             return await store.roles(db)
 
-    async def set_role_cameras(self, role_name: str, camera_ids: set[str]) -> Role:
+    async def set_role_cameras(
+        self, role_name: str, camera_ids: set[str], *, actor: User | None = None
+    ) -> Role:
         async with self._db() as db:
             role = await store.role_by_name(db, role_name)
             if role is None:
                 raise not_found(f"role {role_name!r}")
             if role.administrator:
                 raise invalid("the built-in Administrator role always has every camera")
+            delegation.check_grant(actor, role, cameras=frozenset(camera_ids))
             await store.set_role_cameras(db, role.id, camera_ids)
             try:
                 await db.commit()
@@ -155,7 +323,11 @@ class IdentityService:
         return updated
 
     async def set_role_permissions(
-        self, role_name: str, permissions: frozenset[Permission]
+        self,
+        role_name: str,
+        permissions: frozenset[Permission],
+        *,
+        actor: User | None = None,
     ) -> tuple[Role, Role]:
         """The role before and after (for the audit log)."""
         async with self._db() as db:
@@ -164,47 +336,359 @@ class IdentityService:
                 raise not_found(f"role {role_name!r}")
             if role.administrator:
                 raise invalid("the built-in Administrator role always has every permission")
+            delegation.check_grant(actor, role, permissions=permissions)
             await store.set_role_permissions(db, role.id, permissions)
             await db.commit()
             updated = await store.role_by_id(db, role.id)
         assert updated is not None
         return role, updated
 
+    # --- directory groups --------------------------------------------------------------------
+
+    async def groups(self) -> list[DirectoryGroup]:
+        async with self._db() as db:
+            return [await _group(db, row) for row in await store.directory_groups(db)]
+
+    async def set_group(
+        self,
+        name: str,
+        *,
+        role: str | None,
+        two_step: TwoStepMethod,
+        actor: User | None = None,
+    ) -> tuple[DirectoryGroup | None, DirectoryGroup]:
+        """Gives a directory group a role (None: none) and a method; the group before (None
+        when it was not listed) and after, for the audit log. Takes effect at each member's
+        next login."""
+        group_name = name.strip()
+        if not group_name or len(group_name) > _MAX_GROUP_NAME:
+            raise invalid(f"a group name is 1 to {_MAX_GROUP_NAME} characters")
+        async with self._db() as db:
+            role_id = None
+            if role is not None:
+                found = await store.role_by_name(db, role)
+                if found is None:
+                    raise not_found(f"role {role!r}")
+                delegation.check_membership(actor, found)
+                role_id = found.id
+            row = await store.directory_group(db, group_name)
+            await _check_group_role(db, actor, row)
+            before = None if row is None else await _group(db, row)
+            if row is None:
+                row = DirectoryGroupRow(name=group_name, name_key=group_name.casefold())
+                db.add(row)
+            row.role_id = role_id
+            row.two_step = two_step.value
+            await db.commit()
+            after = await _group(db, row)
+        return before, after
+
+    async def remove_group(self, name: str, *, actor: User | None = None) -> None:
+        async with self._db() as db:
+            row = await store.directory_group(db, name)
+            if row is None:
+                raise not_found(f"group {name!r}")
+            await _check_group_role(db, actor, row)
+            await db.delete(row)
+            await db.commit()
+
+    async def directory_group_names(self) -> list[str]:
+        """The groups the directory has, for choosing which to give a role."""
+        return await self._ask_directory(lambda directory: directory.group_names())
+
+    async def check_directory(self) -> None:
+        """Connects to the directory and searches as the service account; raises
+        unavailable with the reason."""
+        await self._ask_directory(lambda directory: directory.check())
+
+    async def _ask_directory(self, question: Callable[[Directory], Awaitable[T]]) -> T:
+        settings = self._settings().directory
+        if not settings.url:
+            raise invalid("no directory is set up (directory.url)")
+        try:
+            return await question(Directory(settings))
+        except DirectoryUnavailable as error:
+            raise CamgateError(ErrorKind.UNAVAILABLE, str(error)) from error
+
     # --- logins and sessions ---------------------------------------------------------------
 
-    async def login(self, username: str, password: str, *, address: str, client: str = "") -> Login:
+    async def login(
+        self,
+        username: str,
+        password: str,
+        *,
+        address: str,
+        client: str = "",
+        reconnect_token: str = "",
+    ) -> Login | SecondStep:
+        """A session for a right password, or a second step to pass first (two-step
+        verification); ``reconnect_token`` spares that step for a client that lost its
+        connection within the reconnection timeout. The login method decides who checks the
+        password: camgate, the directory, or the directory first and then camgate."""
         keys = (f"user:{username.casefold()}", f"addr:{address}")
+        self._refuse_if_locked(keys)
+        tree = self._settings()
+        method = tree.general.login_method
+        found: tuple[User, list[TwoStepMethod]] | None = None
+        if method is not LoginMethod.BASIC:
+            found = await self._directory_login(username, password, tree)
+        if found is None and method is not LoginMethod.DIRECTORY:
+            user = await self._local_login(username, password)
+            found = None if user is None else (user, [])
+        if found is None:
+            self._limiter.failed(*keys)
+            raise unauthorized("wrong user name or password")
+        user, groups = found
+        return await self._second_step(user, keys, address, client, reconnect_token, groups)
+
+    async def _local_login(self, username: str, password: str) -> User | None:
+        async with self._db() as db:
+            row = await store.user_row_by_name(db, username)
+            local = row is not None and row.source != store.DIRECTORY_SOURCE
+            # argon2 takes tens of milliseconds of CPU: off the loop, or every viewer stalls.
+            # It runs for unknown names too, so that timing does not tell which names exist.
+            stored = row.password_hash if row is not None and local else None
+            if row is None or not await self._off_loop(self._passwords.verify, stored, password):
+                return None
+            if self._passwords.needs_rehash(row.password_hash):
+                row.password_hash = await self._off_loop(self._passwords.hash, password)
+                await db.commit()
+            return await store.user_by_id(db, row.id)
+
+    async def _directory_login(
+        self, username: str, password: str, tree: SettingsTree
+    ) -> tuple[User, list[TwoStepMethod]] | None:
+        """The directory's user (added to camgate, or brought up to date: role from the
+        groups, e-mail address) and their groups' methods; None when the directory does not
+        know the name and password. With the directory down, automatic login goes on to
+        camgate's own users; directory login cannot."""
+        if not tree.directory.url:
+            if tree.general.login_method is LoginMethod.DIRECTORY:
+                raise CamgateError(
+                    ErrorKind.UNAVAILABLE, "directory login is chosen but no directory is set up"
+                )
+            return None
+        try:
+            account = await Directory(tree.directory).authenticate(username, password)
+        except DirectoryUnavailable as error:
+            log.warning("the directory cannot check a login: %s", error)
+            if tree.general.login_method is LoginMethod.DIRECTORY:
+                raise CamgateError(
+                    ErrorKind.UNAVAILABLE, "the directory cannot be reached; try again later"
+                ) from error
+            return None
+        return None if account is None else await self._directory_user(account)
+
+    async def _directory_user(
+        self, account: DirectoryAccount
+    ) -> tuple[User, list[TwoStepMethod]] | None:
+        async with self._db() as db:
+            groups = await store.directory_groups(db, account.groups)
+            role_id = await _role_of(db, groups)
+            row = await store.user_row_by_name(db, account.username)
+            if row is not None and row.source != store.DIRECTORY_SOURCE:
+                # A camgate user of the same name: the directory does not take it over.
+                return None
+            if role_id is None:
+                raise forbidden(
+                    "none of your directory groups has a role in camgate; ask the administrator"
+                )
+            if row is None:
+                user_id = str(uuid.uuid4())
+                await store.add_user(db, user_id, account.username, "", role_id, self._clock.now())
+                row = await store.user_row_by_id(db, user_id)
+                assert row is not None
+                row.source = store.DIRECTORY_SOURCE
+            row.role_id = role_id
+            if account.email:
+                row.email = account.email
+            await db.commit()
+            user = await store.user_by_id(db, row.id)
+        assert user is not None
+        return user, [TwoStepMethod(group.two_step) for group in groups]
+
+    def _refuse_if_locked(self, keys: tuple[str, ...]) -> None:
         wait = self._limiter.retry_after(*keys)
         if wait is not None:
             raise CamgateError(
                 ErrorKind.RATE_LIMITED, "too many failed logins; try again later", retry_after=wait
             )
-        async with self._db() as db:
-            row = await store.user_row_by_name(db, username)
-            # argon2 takes tens of milliseconds of CPU: off the loop, or every viewer stalls.
-            stored = row.password_hash if row else None
-            ok = await self._off_loop(self._passwords.verify, stored, password)
-            if row is None or not ok:
-                self._limiter.failed(*keys)
-                raise unauthorized("wrong user name or password")
+
+    async def _second_step(
+        self,
+        user: User,
+        keys: tuple[str, ...],
+        address: str,
+        client: str,
+        reconnect_token: str,
+        groups: list[TwoStepMethod] | None = None,
+    ) -> Login | SecondStep:
+        tab = self._settings().two_step_verification
+        method = effective_method(user.two_step, groups or [], enabled=tab.enabled)
+        if method is TwoStepMethod.NO_LOGIN:
+            raise forbidden("this user may not log in")
+        now = self._clock.now()
+        if method is TwoStepMethod.NONE:
             self._limiter.succeeded(*keys)
-            if self._passwords.needs_rehash(row.password_hash):
-                row.password_hash = await self._off_loop(self._passwords.hash, password)
-            token = secrets.token_urlsafe(32)
-            now = self._clock.now()
+            return await self._open_session(user.id, client, verified=False)
+        if reconnect_token and self._grants.take(
+            reconnect_token, user.id, now, tab.code.reconnection_timeout_min * 60
+        ):
+            self._limiter.succeeded(*keys)
+            return await self._open_session(user.id, client, verified=True)
+        challenge = Challenge(user.id, method, address, client, keys, expires_at=now + TICKET_S)
+        if method is TwoStepMethod.EMAIL:
+            if not user.email:
+                raise forbidden(
+                    "two-step verification by e-mail needs an e-mail address for this user; "
+                    "ask the administrator"
+                )
+            challenge.email = user.email
+            await self._mail_new_code(challenge)
+        else:
+            challenge.attempts_left = tab.code.attempts
+            if not user.totp_enrolled:
+                challenge.enrolling = totp.new_secret()
+        ticket = self._challenges.open(challenge)
+        return self._shown(ticket, challenge, user.username)
+
+    async def _mail_new_code(self, challenge: Challenge) -> None:
+        tab = self._settings().two_step_verification
+        code_settings = tab.code
+        code = make_code(code_settings.length, code_settings.composition)
+        try:
+            await self._send_code(tab.smtp, challenge.email, code)
+        except mailer.MailError as error:
+            raise CamgateError(
+                ErrorKind.UNAVAILABLE,
+                "the verification code could not be sent; try again later or ask the administrator",
+            ) from error
+        challenge.new_code(
+            code, self._clock.now(), code_settings.expiry_min * 60, code_settings.attempts
+        )
+
+    def _shown(self, ticket: str, challenge: Challenge, username: str) -> SecondStep:
+        enrolment = None
+        if challenge.enrolling:
+            issuer = self._settings().general.server_name
+            uri = totp.provisioning_uri(challenge.enrolling, username, issuer)
+            enrolment = Enrolment(challenge.enrolling, uri, totp.qr_svg(uri))
+        emailed = challenge.method is TwoStepMethod.EMAIL
+        return SecondStep(
+            ticket,
+            challenge.method,
+            masked_address(challenge.email) if emailed else "",
+            round(challenge.code_expires_at - self._clock.now()) if emailed else 0,
+            challenge.attempts_left,
+            enrolment,
+        )
+
+    async def verify_code(self, ticket: str, code: str) -> Login:
+        """The second step of a login: a session for the right code."""
+        now = self._clock.now()
+        challenge = self._challenges.get(ticket, now)
+        if challenge is None:
+            raise unauthorized("this login has expired; log in again")
+        self._refuse_if_locked(challenge.keys)
+        async with self._db() as db:
+            row = await store.user_row_by_id(db, challenge.user_id)
+        if row is None:
+            self._challenges.close(ticket)
+            raise unauthorized("this login has expired; log in again")
+        step = None
+        if challenge.method is TwoStepMethod.EMAIL:
+            matches = same_code(code, challenge.code)
+        else:
+            secret = challenge.enrolling or self._totp_secret(row.id, row.totp_secret)
+            step = totp.matching_step(secret, code, now)
+            matches = step is not None and step > self._totp_steps.get(row.id, -1)
+        outcome = challenge.check(matches, now)
+        if outcome is not CodeCheck.RIGHT:
+            raise self._refusal(ticket, challenge, outcome)
+        self._challenges.close(ticket)
+        self._limiter.succeeded(*challenge.keys)
+        if step is not None:
+            self._used_totp_step(row.id, step)
+        if challenge.enrolling:
+            await self._save_totp_secret(row.id, challenge.enrolling)
+        return await self._open_session(row.id, challenge.client, verified=True)
+
+    def _refusal(self, ticket: str, challenge: Challenge, outcome: CodeCheck) -> CamgateError:
+        emailed = challenge.method is TwoStepMethod.EMAIL
+        if outcome is CodeCheck.WRONG:
+            self._limiter.failed(*challenge.keys)
+        if outcome is CodeCheck.WRONG and challenge.attempts_left > 0:
+            left = challenge.attempts_left
+            detail = f"wrong code; {left} attempt{'s' if left != 1 else ''} left"
+        elif outcome is CodeCheck.EXPIRED:
+            detail = "the code has expired; ask for a new one"
+        elif emailed:
+            detail = "wrong code and no attempts left; ask for a new one"
+        else:
+            self._challenges.close(ticket)
+            detail = "wrong code and no attempts left; log in again"
+        return CamgateError(
+            ErrorKind.UNAUTHORIZED,
+            detail,
+            extra={"reason": outcome.value, "attempts_left": challenge.attempts_left},
+        )
+
+    async def new_code(self, ticket: str) -> SecondStep:
+        """Sends a new e-mailed code for a waiting login (the old one stops working)."""
+        challenge = self._challenges.get(ticket, self._clock.now())
+        if challenge is None:
+            raise unauthorized("this login has expired; log in again")
+        if challenge.method is not TwoStepMethod.EMAIL:
+            raise invalid("an authenticator app makes new codes by itself")
+        self._refuse_if_locked(challenge.keys)
+        if challenge.new_codes >= MAX_NEW_CODES:
+            self._challenges.close(ticket)
+            raise unauthorized("too many new codes for one login; log in again")
+        challenge.new_codes += 1
+        await self._mail_new_code(challenge)
+        async with self._db() as db:
+            user = await store.user_by_id(db, challenge.user_id)
+        return self._shown(ticket, challenge, user.username if user else "")
+
+    def _totp_secret(self, user_id: str, sealed: str | None) -> str:
+        if sealed is None:
+            raise unauthorized("this login has expired; log in again")
+        return self._key.unseal(sealed, context=f"totp/{user_id}")
+
+    def _used_totp_step(self, user_id: str, step: int) -> None:
+        self._totp_steps[user_id] = step
+        self._totp_steps.move_to_end(user_id)
+        if len(self._totp_steps) > MAX_PENDING:
+            self._totp_steps.popitem(last=False)
+
+    async def _save_totp_secret(self, user_id: str, secret: str) -> None:
+        async with self._db() as db:
+            row = await store.user_row_by_id(db, user_id)
+            if row is not None:
+                row.totp_secret = self._key.seal(secret, context=f"totp/{user_id}")
+                await db.commit()
+
+    async def _open_session(self, user_id: str, client: str, *, verified: bool) -> Login:
+        token = secrets.token_urlsafe(32)
+        now = self._clock.now()
+        async with self._db() as db:
             db.add(
                 SessionRow(
                     token_hash=token_hash(token),
-                    user_id=row.id,
+                    user_id=user_id,
                     created_at=now,
                     last_seen_at=now,
                     client=client[:200],
                 )
             )
             await db.commit()
-            user = await store.user_by_id(db, row.id)
+            user = await store.user_by_id(db, user_id)
         assert user is not None
-        return Login(token, user)
+        timeout_min = self._settings().two_step_verification.code.reconnection_timeout_min
+        grant = ""
+        if verified and timeout_min > 0:
+            grant = self._grants.issue(user_id, token_hash(token), now)
+        return Login(token, user, grant)
 
     def lockouts(self) -> list[Lockout]:
         return self._limiter.lockouts()
@@ -217,7 +701,7 @@ class IdentityService:
 
     async def sessions(self, user: User, *, everyone: bool = False) -> list[SessionInfo]:
         """The user's sessions, or everyone's for an administrator."""
-        if everyone and not user.is_admin:
+        if everyone and not user.may(Permission.ADMINISTRATION):
             raise forbidden("only administrators see everyone's sessions")
         async with self._db() as db:
             return await store.sessions(db, None if everyone else user.id)
@@ -226,7 +710,8 @@ class IdentityService:
         """Ends one of the user's sessions (any, for an administrator) named by its listed id;
         returns it so that its streams can be ended too."""
         async with self._db() as db:
-            found = await store.sessions(db, None if user.is_admin else user.id)
+            everyone = user.may(Permission.ADMINISTRATION)
+            found = await store.sessions(db, None if everyone else user.id)
         session = next((s for s in found if s.id == public_id), None)
         if session is None:
             raise not_found("session")
@@ -234,7 +719,18 @@ class IdentityService:
         return session
 
     async def end_session(self, session_id: str) -> None:
-        """Ends a login (logout, or the client timeout): its token is refused from now on."""
+        """Ends a login (logout, or by an administrator): its token is refused from now on,
+        and reconnecting without the second step is no longer offered."""
+        self._grants.revoke_session(session_id)
+        await self._delete_session(session_id)
+
+    async def session_went_silent(self, session_id: str) -> None:
+        """Ends a login whose client went silent (the client timeout): a client that passed
+        two-step verification may reconnect without it within the reconnection timeout."""
+        self._grants.went_silent(session_id, self._clock.now())
+        await self._delete_session(session_id)
+
+    async def _delete_session(self, session_id: str) -> None:
         async with self._db() as db:
             row = await store.session_by_hash(db, session_id)
             if row is not None:

@@ -7,8 +7,12 @@ import json
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from camgate.db.tables import RoleCameraRow, RoleRow, SessionRow, UserRow
+from camgate.db.tables import DirectoryGroupRow, RoleCameraRow, RoleRow, SessionRow, UserRow
 from camgate.identity.models import Permission, Role, SessionInfo, User
+from camgate.identity.twostep import TwoStepMethod
+
+#: ``users.source`` of users whose password the directory checks.
+DIRECTORY_SOURCE = "directory"
 
 
 async def _role(db: AsyncSession, row: RoleRow) -> Role:
@@ -64,7 +68,16 @@ async def set_role_permissions(
 async def _user(db: AsyncSession, row: UserRow) -> User:
     role = await role_by_id(db, row.role_id)
     assert role is not None, "users.role_id is a foreign key"
-    return User(row.id, row.username, role, row.created_at)
+    return User(
+        row.id,
+        row.username,
+        role,
+        row.created_at,
+        email=row.email,
+        two_step=TwoStepMethod(row.two_step) if row.two_step else None,
+        totp_enrolled=row.totp_secret is not None,
+        directory=row.source == DIRECTORY_SOURCE,
+    )
 
 
 async def user_row_by_name(db: AsyncSession, username: str) -> UserRow | None:
@@ -132,3 +145,23 @@ async def sessions(db: AsyncSession, user_id: str | None) -> list[SessionInfo]:
         SessionInfo(row.token_hash, username, row.created_at, row.last_seen_at, row.client)
         for row, username in rows.all()
     ]
+
+
+async def user_row_by_id(db: AsyncSession, user_id: str) -> UserRow | None:
+    return await db.get(UserRow, user_id)
+
+
+async def directory_groups(
+    db: AsyncSession, names: frozenset[str] | None = None
+) -> list[DirectoryGroupRow]:
+    """The groups given a role or a method (only those named, when ``names`` is given)."""
+    statement = select(DirectoryGroupRow).order_by(DirectoryGroupRow.name_key)
+    if names is not None:
+        statement = statement.where(
+            DirectoryGroupRow.name_key.in_(sorted(name.casefold() for name in names))
+        )
+    return list(await db.scalars(statement))
+
+
+async def directory_group(db: AsyncSession, name: str) -> DirectoryGroupRow | None:
+    return await db.get(DirectoryGroupRow, name.casefold())

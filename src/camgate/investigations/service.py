@@ -154,7 +154,7 @@ class InvestigationService:
         if row.folder != self._folder_key:
             return False
         mine = row.owner_id == user.id
-        if not (mine or user.is_admin or self._settings().view_others):
+        if not (mine or user.may(Permission.ADMINISTRATION) or self._settings().view_others):
             return False
         return all(self._can_view(user, camera_id) for camera_id in camera_ids)
 
@@ -173,7 +173,7 @@ class InvestigationService:
         self, db: AsyncSession, user: User, investigation_id: str
     ) -> tuple[InvestigationRow, Investigation]:
         row, found = await self._visible(db, user, investigation_id)
-        if row.owner_id != user.id and not user.is_admin:
+        if row.owner_id != user.id and not user.may(Permission.ADMINISTRATION):
             raise forbidden("only its owner or an administrator changes an investigation")
         return row, found
 
@@ -528,7 +528,7 @@ class InvestigationService:
         async with self._db() as db:
             row, investigation = await self._export_of(db, user, export_id, investigation_id)
             mine = user.id == investigation.owner_id or user.username == row.requested_by
-            if not (mine or user.is_admin):
+            if not (mine or user.may(Permission.ADMINISTRATION)):
                 raise forbidden(
                     "only who prepared it, the investigation's owner or an administrator "
                     "deletes an export"

@@ -14,10 +14,17 @@ from fastapi import APIRouter, Depends, Query, Request, WebSocket, WebSocketDisc
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel
 
-from camgate.api.deps import CurrentPrincipal, Services, ServicesDep, media_principal, services
+from camgate.api.deps import (
+    LivePrincipal,
+    Services,
+    ServicesDep,
+    media_principal,
+    permitted,
+    services,
+)
 from camgate.cameras.models import Camera
 from camgate.core.errors import CamgateError, ErrorKind, forbidden, invalid, not_found
-from camgate.identity.models import Principal
+from camgate.identity.models import Permission, Principal
 from camgate.identity.service import MEDIA_TOKEN_S
 from camgate.live.access import ViewerStream, viewable_camera, watching
 from camgate.live.fallback import FallbackReason, fallback_reason
@@ -93,7 +100,7 @@ async def live_target(
     ] = None,
 ) -> LiveTarget:
     svc = services(request)
-    principal = await media_principal(request, camera_id)
+    principal = permitted(await media_principal(request, camera_id), Permission.LIVE)
     camera = await viewable_camera(svc, principal, camera_id)
     return _target(svc, principal, camera, stream, codecs)
 
@@ -197,7 +204,7 @@ def _client_reason(transcode: bool, fallback: str | None) -> FallbackReason | No
 
 async def serve(websocket: WebSocket, viewer: Viewer, *work: Coroutine[Any, Any, None]) -> None:
     """Runs a viewer's coroutines (its pump, the reader of its client) until one of them ends,
-    or the session ends."""
+    or the server ends the stream (the session ended, or the viewer may no longer watch)."""
     tasks = {asyncio.create_task(coroutine) for coroutine in work}
     ended = asyncio.create_task(viewer.ended.wait())
     done, pending = await asyncio.wait(tasks | {ended}, return_when=asyncio.FIRST_COMPLETED)
@@ -205,11 +212,12 @@ async def serve(websocket: WebSocket, viewer: Viewer, *work: Coroutine[Any, Any,
         task.cancel()
     await asyncio.gather(*pending, return_exceptions=True)
     if ended in done:
+        # Rights taken away end the stream with the reason (4403); an ended session with 4401.
+        code = CLOSE_FORBIDDEN if viewer.refusal else CLOSE_UNAUTHORIZED
+        reason = viewer.refusal or "the session has ended"
         with contextlib.suppress(Exception):
             # A client that reads nothing any more cannot take the close frame either.
-            await asyncio.wait_for(
-                websocket.close(CLOSE_UNAUTHORIZED, "the session has ended"), CLOSE_WAIT_S
-            )
+            await asyncio.wait_for(websocket.close(code, reason[:120]), CLOSE_WAIT_S)
     elif any(isinstance(task.exception(), Closed) for task in done if task is not ended):
         with contextlib.suppress(Exception):
             await websocket.close(1001, "the camera was removed")
@@ -242,7 +250,7 @@ async def live_websocket(
     JPEG frames when direct streaming does not apply (``transcoded`` notice, then JPEGs)."""
     svc = services(websocket)
     try:
-        principal = await media_principal(websocket, camera_id)
+        principal = permitted(await media_principal(websocket, camera_id), Permission.LIVE)
         camera = await viewable_camera(svc, principal, camera_id)
         target, reason = _decide(
             svc, principal, camera, stream, codecs, _client_reason(transcode, fallback)
@@ -464,7 +472,7 @@ class MediaToken(BaseModel):
 
 
 @router.post("/media-token", summary="A token for players that cannot send headers (?token=)")
-async def media_token(camera_id: str, principal: CurrentPrincipal, svc: ServicesDep) -> MediaToken:
+async def media_token(camera_id: str, principal: LivePrincipal, svc: ServicesDep) -> MediaToken:
     camera = await viewable_camera(svc, principal, camera_id)
     token = svc.identity.media_token(principal, camera.id)
     base = f"/api/v1/cameras/{camera.id}"

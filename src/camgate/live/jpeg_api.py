@@ -10,9 +10,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, WebSocket
 from fastapi.responses import StreamingResponse
 
-from camgate.api.deps import Services, media_principal, services
+from camgate.api.deps import Services, media_principal, permitted, services
 from camgate.cameras.models import Camera
-from camgate.identity.models import Principal
+from camgate.identity.models import Permission, Principal
 from camgate.live.access import ViewerStream, viewable_camera, watching
 from camgate.live.fallback import FallbackReason
 from camgate.live.jpeg import JpegPlan, JpegRequest, describe, frames, plan
@@ -77,7 +77,7 @@ async def live_mjpeg(
     zoom: Zoom = False,
 ) -> StreamingResponse:
     svc = services(request)
-    principal = await media_principal(request, camera_id)
+    principal = permitted(await media_principal(request, camera_id), Permission.LIVE)
     camera = await viewable_camera(svc, principal, camera_id)
     wanted = jpeg_request(width, height, fps, quality, zoom)
     # Plan once here, so that a camera without video answers 503 rather than an empty stream.

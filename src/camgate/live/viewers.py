@@ -39,12 +39,21 @@ class Viewer:
     opened_at: float
     counter: ByteCounter
     bytes_sent: int = 0
-    #: Set when the server ends this stream (its session ended or timed out).
+    #: Set when the server ends this stream (its session ended or timed out, or the viewer may
+    #: no longer watch it).
     ended: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Why the viewer may no longer watch, when that ended the stream ("": the session ended).
+    refusal: str = ""
 
     def sent(self, size: int) -> None:
         self.bytes_sent += size
         self.counter.total += size
+
+    def refuse(self, reason: str) -> None:
+        """Ends the stream: its viewer may no longer watch it (a right was taken away)."""
+        if not self.ended.is_set():
+            self.refusal = reason
+            self.ended.set()
 
 
 class ViewerRegistry:

@@ -13,16 +13,18 @@ from pydantic import AwareDatetime, BaseModel, Field
 from camgate.api.deps import (
     AdminPrincipal,
     CurrentPrincipal,
-    MediaPrincipal,
+    PlaybackPrincipal,
     Services,
     ServicesDep,
     media_principal,
+    permitted,
     services,
 )
 from camgate.api.ranges import RangeNotSatisfiable, parse_range
 from camgate.api.times import iso
 from camgate.cameras.models import Camera
 from camgate.core.errors import forbidden
+from camgate.identity.models import Permission
 from camgate.live.access import viewable_camera
 from camgate.live.fallback import FallbackReason, fallback_reason
 from camgate.media.packet import TIMESCALE
@@ -147,7 +149,7 @@ async def recordings(
     end: End = None,
     stream: Stream = None,
 ) -> RecordingsOut:
-    principal = await media_principal(request, camera_id)
+    principal = permitted(await media_principal(request, camera_id), Permission.PLAYBACK)
     camera = await viewable_camera(svc, principal, camera_id)
     lo, hi = _range(start, end, svc.clock.now(), DEFAULT_SPAN_S)
     timeline = await svc.recordings.timeline(camera.id, lo, hi, stream)
@@ -165,7 +167,7 @@ async def recordings(
     summary="Where the next or the previous recording is (jump to recording)",
 )
 async def adjacent(
-    principal: MediaPrincipal,
+    principal: PlaybackPrincipal,
     camera_id: str,
     svc: ServicesDep,
     time: Annotated[AwareDatetime, Query(description="ISO 8601 with a time zone")],
@@ -192,7 +194,7 @@ async def _playback(
     stream: str | None,
 ) -> PlaybackFile:
     svc = services(request)
-    principal = await media_principal(request, camera_id)
+    principal = permitted(await media_principal(request, camera_id), Permission.PLAYBACK)
     camera = await viewable_camera(svc, principal, camera_id)
     _direct_allowed(svc, camera)
     lo, hi = _range(start, end, svc.clock.now(), DEFAULT_PLAYBACK_S)

@@ -27,10 +27,11 @@ from typing import Annotated, Literal, TypeVar
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter, ValidationError
 
-from camgate.api.deps import Services, media_principal, services
+from camgate.api.deps import Services, media_principal, permitted, services
 from camgate.api.times import iso
 from camgate.cameras.models import Camera
 from camgate.core.errors import CamgateError, ErrorKind, invalid, not_found
+from camgate.identity.models import Permission
 from camgate.live.access import viewable_camera, watching
 from camgate.live.api import refuse, serve
 from camgate.live.jpeg import DEFAULT_QUALITY, JpegRequest, describe, sized
@@ -516,7 +517,7 @@ async def playback_websocket(
     """Controlled playback of recordings as JPEG frames (play, pause, seek, step)."""
     svc = services(websocket)
     try:
-        principal = await media_principal(websocket, camera_id)
+        principal = permitted(await media_principal(websocket, camera_id), Permission.PLAYBACK)
         camera = await viewable_camera(svc, principal, camera_id)
         begin = start_time(start)
         if not MIN_SPEED <= speed <= MAX_SPEED:

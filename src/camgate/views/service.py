@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from camgate.core.clock import Clock
 from camgate.core.errors import forbidden, invalid, not_found
 from camgate.db.tables import ViewRow
-from camgate.identity.models import User
+from camgate.identity.models import Permission, User
 from camgate.views import store
 from camgate.views.models import ALL_CAMERAS_VIEW_ID, MAX_CAMERAS, MAX_COLUMNS, View
 
@@ -73,7 +73,7 @@ class ViewService:
         self, user: User, name: str, camera_ids: list[str], columns: int, shared: bool
     ) -> View:
         name = _check(name, camera_ids, columns)
-        if shared and not user.is_admin:
+        if shared and not user.may(Permission.ADMINISTRATION):
             raise forbidden("only administrators make shared views")
         self._check_cameras(user, camera_ids)
         view_id = str(uuid.uuid4())
@@ -104,7 +104,7 @@ class ViewService:
         row = await store.row(db, view_id)
         if row is None or not (row.shared or row.owner_id == user.id):
             raise not_found("view")
-        if row.owner_id != user.id and not user.is_admin:
+        if row.owner_id != user.id and not user.may(Permission.ADMINISTRATION):
             raise forbidden("only its owner or an administrator changes a view")
         return row
 

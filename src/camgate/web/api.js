@@ -6,7 +6,8 @@
 
 /**
  * @typedef {{id: string, username: string, role: string, is_admin: boolean,
- *            permissions: string[]}} User `permissions`: what the user may do beyond viewing
+ *            permissions: string[]}} User `permissions`: what the user's role may do, feature
+ *   by feature (see permissions.js); `is_admin`: the user has the built-in Administrator role
  * @typedef {{id: string, codec: string, width: number, height: number, fps: number,
  *            status: string, detail?: string}} Stream
  * @typedef {{x: number, y: number, width: number, height: number}} Mask a privacy mask: a
@@ -61,9 +62,10 @@ export class ApiError extends Error {
   /**
    * @param {number} status HTTP status (0 when the server could not be reached)
    * @param {string} detail a human-readable explanation
-   * @param {{title?: string, retryAfter?: number | null}} [extra]
+   * @param {{title?: string, retryAfter?: number | null, reason?: string,
+   *          attemptsLeft?: number | null}} [extra]
    */
-  constructor(status, detail, { title = '', retryAfter = null } = {}) {
+  constructor(status, detail, { title = '', retryAfter = null, reason = '', attemptsLeft = null } = {}) {
     super(detail);
     this.name = 'ApiError';
     this.status = status;
@@ -71,6 +73,10 @@ export class ApiError extends Error {
     this.detail = detail;
     /** Seconds to wait before trying again (429), or null. */
     this.retryAfter = retryAfter;
+    /** Why a verification code was refused: wrong, expired or spent ('' otherwise). */
+    this.reason = reason;
+    /** Attempts left for a verification code, or null. */
+    this.attemptsLeft = attemptsLeft;
   }
 }
 
@@ -150,20 +156,53 @@ async function errorFrom(response) {
   return new ApiError(response.status, detail, {
     title: problem.title || '',
     retryAfter: parseRetryAfter(response.headers.get('Retry-After')),
+    reason: typeof problem.reason === 'string' ? problem.reason : '',
+    attemptsLeft: typeof problem.attempts_left === 'number' ? problem.attempts_left : null,
   });
 }
 
 /**
- * Logs in; the server sets the session cookie.
+ * @typedef {{secret: string, uri: string, qr_svg: string}} Enrolment a new authenticator app
+ * @typedef {{ticket: string, method: 'email' | 'totp', sent_to: string,
+ *            code_expires_in_s: number, attempts_left: number,
+ *            enrolment: Enrolment | null}} SecondStep a login waiting for its verification code
+ */
+
+/**
+ * Logs in; the server sets the session cookie, or asks for a verification code first.
  * @param {string} username
  * @param {string} password
- * @returns {Promise<User>}
- * @throws {ApiError} 401 for wrong credentials, 429 (with retryAfter) when rate limited
+ * @returns {Promise<{user: User} | {secondStep: SecondStep}>}
+ * @throws {ApiError} 401 for wrong credentials, 429 (with retryAfter) when rate limited, 403
+ *   when the user may not log in, 503 when the code could not be e-mailed
  */
 export async function login(username, password) {
   const answer = await request('POST', 'v1/auth/login', { username, password });
+  if ('ticket' in answer) return { secondStep: answer };
   // The answer also holds the token; it is deliberately dropped: the cookie is the session.
+  // (The reconnection token is for mobile apps: the manual leaves the web client out of it.)
+  return { user: answer.user };
+}
+
+/**
+ * The second step of a login.
+ * @param {string} ticket
+ * @param {string} code
+ * @returns {Promise<User>}
+ * @throws {ApiError} 401 with reason and attemptsLeft for a refused code
+ */
+export async function sendCode(ticket, code) {
+  const answer = await request('POST', 'v1/auth/login/code', { ticket, code });
   return answer.user;
+}
+
+/**
+ * E-mails a new verification code (the old one stops working).
+ * @param {string} ticket
+ * @returns {Promise<SecondStep>}
+ */
+export function newCode(ticket) {
+  return request('POST', 'v1/auth/login/new-code', { ticket });
 }
 
 /** Ends the session (clears the cookie). An already-ended session is not an error. */

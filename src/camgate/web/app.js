@@ -4,7 +4,8 @@
 // `#/view/<id>` one view's grid, `#/camera/<id>` one camera, `#/camera/<id>/playback[?t=ISO]` its
 // recordings, `#/bookmarks[?q=…]` the bookmarks, `#/investigations` the investigations (and
 // `#/investigations/new?camera=…&start=…&end=…` its form, filled in), `#/investigation/<id>`
-// one of them with its exports; for administrators `#/status` (the server status),
+// one of them with its exports; for administrators (the permission `administration`)
+// `#/status` (the server status),
 // `#/settings/performance`, `#/camera/<id>/masks` (a camera's privacy masks) and
 // `#/audit[?q=…&user=…&start=…&end=…]` (the audit log).
 // While logged in, keepalives tell the server that this client still runs (keepalive.js).
@@ -17,6 +18,7 @@ import { investigationView, investigationsView, mayExport } from './investigatio
 import { startKeepalive } from './keepalive.js';
 import { masksView } from './masks.js';
 import { performanceView } from './performance.js';
+import { may } from './permissions.js';
 import { playbackView } from './playback.js';
 import { statusView } from './status.js';
 import { cameraView, gridView, loginView, messageView } from './views.js';
@@ -184,7 +186,7 @@ function markNav(target) {
  */
 function showAdminPage(target) {
   clearError();
-  if (!user?.is_admin) {
+  if (!may(user, 'administration')) {
     const back = h('a', { class: 'button', href: '#/' }, 'Back to the cameras');
     show(messageView('Administrators only', 'Only an administrator may open this page.', back));
     return;
@@ -245,6 +247,10 @@ async function route() {
   const { cameras, views } = lists;
   const back = h('a', { class: 'button', href: '#/' }, 'Back to the cameras');
   if (target.name === 'bookmarks') {
+    if (!may(user, 'bookmarks_view')) {
+      show(messageView('No bookmarks', 'Your role may not see bookmarks.', back));
+      return;
+    }
     show(bookmarksView(cameras, ctx, target.params));
     return;
   }
@@ -272,6 +278,10 @@ async function route() {
       return;
     }
     if (target.name === 'playback') {
+      if (!may(user, 'playback')) {
+        show(messageView('No playback', 'Your role may not play back recordings.', back));
+        return;
+      }
       show(playbackView(camera, ctx, { time: target.time }), target);
     } else {
       const backLabel = (cameFromGrid ? lastViewName : views[0]?.name) || 'Back';
@@ -351,7 +361,7 @@ function enter(loggedInUser) {
   user = loggedInUser;
   userName.textContent = loggedInUser.username;
   session.hidden = false;
-  adminNav.hidden = !loggedInUser.is_admin;
+  adminNav.hidden = !may(loggedInUser, 'administration');
   // Whether the server has investigations on only it knows (settings are for administrators):
   // when they are off, the page says so.
   userNav.hidden = !mayExport(loggedInUser);

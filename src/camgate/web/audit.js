@@ -8,6 +8,7 @@
 
 import * as api from './api.js';
 import { h } from './dom.js';
+import { may } from './permissions.js';
 import { dateTimeText, fromIso, fromLocalInput, toIso, toLocalInput } from './times.js';
 
 /** @typedef {import('./api.js').AuditEntry} AuditEntry */
@@ -145,7 +146,7 @@ export function auditView(ctx, params) {
   const field = (/** @type {HTMLElement} */ input, /** @type {string} */ label) =>
     h('div', { class: 'field' }, h('label', { for: input.id }, label), input);
   // Offered to administrators; anyone else sees only why the server refuses.
-  const admin = Boolean(ctx.user()?.is_admin);
+  const admin = may(ctx.user(), 'administration');
   const search = h(
     'form',
     { id: 'audit-search', class: 'audit-search', role: 'search', hidden: !admin },

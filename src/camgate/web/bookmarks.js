@@ -3,9 +3,14 @@
 //
 // Every text of a bookmark (headline, description, user name) is the user's: it goes into the
 // page through h() as text, never as markup.
+//
+// Each use needs its permission of the user's role: bookmarks_view (the list, the marks on the
+// timeline), bookmarks_create ("Add bookmark"), bookmarks_edit ("Edit" and "Delete", of one's
+// own bookmarks; an administrator's, of all). What the role may not do is not shown.
 
 import * as api from './api.js';
 import { h } from './dom.js';
+import { may } from './permissions.js';
 import { clockText, dateTimeText, fromIso, fromLocalInput, toIso, toLocalInput } from './times.js';
 
 /** @typedef {import('./api.js').Bookmark} Bookmark */
@@ -152,11 +157,18 @@ export function bookmarkForm({ title, start, end, bookmark = null, save, cancel 
 
 /**
  * Shows elements that are hidden to begin with once the server says that bookmarks are on (an
- * administrator can turn them off). Until then, or when it cannot say, they stay hidden.
- * @param {HTMLElement[]} elements
+ * administrator can turn them off). Until then, or when it cannot say, they stay hidden. Only
+ * the list says so, to those who may see it: a role that may add bookmarks but not see them
+ * gets its elements at once (the server says why it refuses, when bookmarks are off).
+ * @param {HTMLElement[]} elements only those the user's role may use
  * @param {ViewContext} ctx
  */
 export function showIfBookmarksOn(elements, ctx) {
+  if (!elements.length) return;
+  if (!may(ctx.user(), 'bookmarks_view')) {
+    elements.forEach((element) => (element.hidden = false));
+    return;
+  }
   api.bookmarksEnabled().then(
     (on) => elements.forEach((element) => (element.hidden = !on)),
     (error) => {
@@ -234,8 +246,9 @@ function queryFrom(params) {
 }
 
 /**
- * The bookmarks page: a search form and the bookmarks found, each with "Go to", and "Edit" and
- * "Delete" for one's own (an administrator's: all).
+ * The bookmarks page: a search form and the bookmarks found, each with "Go to" (for users who
+ * may play back), and "Edit" and "Delete" for one's own (an administrator's: all) for users who
+ * may edit bookmarks.
  * @param {Camera[]} cameras the cameras this user may view
  * @param {ViewContext} ctx
  * @param {URLSearchParams} params the search in the address
@@ -373,10 +386,15 @@ export function bookmarksView(cameras, ctx, params) {
     const start = fromIso(bookmark.start);
     const end = fromIso(bookmark.end);
     const user = ctx.user();
-    const editable = Boolean(user && (user.is_admin || user.username === bookmark.user));
+    const mine = Boolean(user && user.username === bookmark.user);
+    const editable = may(user, 'bookmarks_edit') && (mine || may(user, 'administration'));
     const go = h(
       'a',
-      { class: 'button primary bookmark-go', href: playbackHref(bookmark.camera_id, start) },
+      {
+        class: 'button primary bookmark-go',
+        href: playbackHref(bookmark.camera_id, start),
+        hidden: !may(user, 'playback'),
+      },
       'Go to',
     );
     const edit = h(

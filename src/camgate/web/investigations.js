@@ -24,6 +24,7 @@ import {
   updateInvestigation,
 } from './api.js';
 import { h } from './dom.js';
+import { may } from './permissions.js';
 import { clockText, dateTimeText, fromIso, fromLocalInput, toIso, toLocalInput } from './times.js';
 
 /** @typedef {import('./api.js').Camera} Camera */
@@ -68,7 +69,7 @@ const STATE_TEXT = { queued: 'Waiting', running: 'Preparing', done: 'Ready', fai
  * @returns {boolean}
  */
 export function mayExport(user) {
-  return Boolean(user?.permissions.includes('export'));
+  return may(user, 'export');
 }
 
 /**
@@ -136,7 +137,7 @@ function cameraNames(investigation, names) {
  * @returns {boolean} whether this user may edit and delete it (the server decides too)
  */
 function mayChange(user, investigation) {
-  return Boolean(user && (user.is_admin || user.username === investigation.owner));
+  return Boolean(user && (may(user, 'administration') || user.username === investigation.owner));
 }
 
 /**

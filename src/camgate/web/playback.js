@@ -3,11 +3,14 @@
 // frame, previous and next recording, a typed date and time, bookmarks, and for users who may
 // export the marks that start an investigation of the camera). The video comes direct
 // (the camera's own, in a <video>) or transcoded (JPEGs), like live video: see recorded.js.
+// Opened only by users whose role may play back; the way to live video, the bookmarks and
+// their marks on the timeline follow the role's other permissions (permissions.js).
 
 import * as api from './api.js';
 import { addBookmarkButton, playbackHref, showIfBookmarksOn } from './bookmarks.js';
 import { h } from './dom.js';
 import { investigationMarks, mayExport } from './investigations.js';
+import { may } from './permissions.js';
 import { DirectEngine, TranscodedEngine, recordingStart } from './recorded.js';
 import { Timeline, ZOOMS } from './timeline.js';
 import {
@@ -106,11 +109,18 @@ function iconButton(id, name, label) {
  */
 export function playbackView(camera, ctx, { time }) {
   const heading = h('h1', { id: 'playback-title', tabindex: '-1' }, camera.name);
+  const user = ctx.user();
+  // Back to the camera's live video; for a role without live, to the cameras.
+  const live = may(user, 'live');
   const back = h(
     'a',
-    { id: 'playback-live', class: 'button', href: cameraHref(camera.id) },
+    {
+      id: live ? 'playback-live' : 'playback-back',
+      class: 'button',
+      href: live ? cameraHref(camera.id) : '#/',
+    },
     h('span', { 'aria-hidden': 'true' }, '←'),
-    'Live',
+    live ? 'Live' : 'Cameras',
   );
   const video = /** @type {HTMLVideoElement} */ (
     h('video', { muted: true, playsinline: true, 'aria-label': `Recorded video of ${camera.name}` })
@@ -227,10 +237,16 @@ export function playbackView(camera, ctx, { time }) {
     now: () => shownTime ?? targetTime,
     onSaved: () => fetchTimeline(true),
   });
-  showIfBookmarksOn([bookmark.button, bookmarksLink], ctx);
+  showIfBookmarksOn(
+    [
+      ...(may(user, 'bookmarks_create') ? [bookmark.button] : []),
+      ...(may(user, 'bookmarks_view') ? [bookmarksLink] : []),
+    ],
+    ctx,
+  );
   // Like a bookmark, from the moment watched; for the users the server lets export.
   const marks = investigationMarks({ cameraId: camera.id, now: () => shownTime ?? targetTime });
-  marks.element.hidden = !mayExport(ctx.user());
+  marks.element.hidden = !mayExport(user);
 
   const timeline = new Timeline(
     {
@@ -400,7 +416,8 @@ export function playbackView(camera, ctx, { time }) {
   let fetched = null;
   /** @type {string | null} the recorded stream, as the timeline's answer names it */
   let streamId = null;
-  let marksOn = true;
+  /** Whether the timeline shows bookmarks: the role may see them, and they are on. */
+  let marksOn = may(user, 'bookmarks_view');
   let timelineSerial = 0;
   /** @type {ReturnType<typeof setTimeout> | undefined} */
   let timelineTimer;

@@ -9,6 +9,8 @@
 import * as api from './api.js';
 import { addBookmarkButton, showIfBookmarksOn } from './bookmarks.js';
 import { h } from './dom.js';
+import { NO_LIVE_TEXT, may } from './permissions.js';
+import { secondStepForm } from './twostep.js';
 import { LivePlayer, supportedCodecs } from './player.js';
 import { codecName, describeStream, pickStream } from './streams.js';
 import { viewForm } from './viewform.js';
@@ -111,14 +113,29 @@ export function loginView(ctx) {
     submit,
   );
   let lockTimer;
+  let disposeStep = () => {};
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     ctx.clearError();
     submit.disabled = true;
     form.setAttribute('aria-busy', 'true');
     try {
-      const user = await api.login(username.value.trim(), password.value);
-      ctx.loggedIn(user);
+      const answer = await api.login(username.value.trim(), password.value);
+      if ('user' in answer) {
+        ctx.loggedIn(answer.user);
+        return;
+      }
+      password.value = '';
+      submit.disabled = false;
+      // The password was right: the same page asks for the code, and "Back" returns here.
+      const step = secondStepForm(ctx, answer.secondStep, () => {
+        step.dispose();
+        step.element.replaceWith(form);
+        username.focus();
+      });
+      form.replaceWith(step.element);
+      disposeStep = step.dispose;
+      step.focusTarget.focus();
       return;
     } catch (error) {
       password.value = '';
@@ -132,7 +149,13 @@ export function loginView(ctx) {
     }
   });
   const element = h('section', { class: 'view view-login' }, form);
-  return { ...staticView(element, username), dispose: () => clearTimeout(lockTimer) };
+  return {
+    ...staticView(element, username),
+    dispose: () => {
+      clearTimeout(lockTimer);
+      disposeStep();
+    },
+  };
 }
 
 /**
@@ -309,6 +332,19 @@ function cannotPlay(camera) {
 }
 
 /**
+ * Says, where the video would be, that the user's role may not watch live video
+ * (`data-state="no-live"`): no player starts, and no snapshot is asked for either.
+ * @param {HTMLElement} container
+ * @param {HTMLElement} statusElement
+ * @param {HTMLElement} detailElement
+ */
+function showNoLive(container, statusElement, detailElement) {
+  container.dataset.state = 'no-live';
+  statusElement.textContent = 'No live video';
+  detailElement.textContent = NO_LIVE_TEXT;
+}
+
+/**
  * Shows a player status on a tile or the single view (`data-state` drives the CSS).
  * @param {HTMLElement} container
  * @param {HTMLElement} statusElement
@@ -356,7 +392,15 @@ export function gridView(data, ctx) {
     { id: 'grid-bookmarks', class: 'button', href: '#/bookmarks', hidden: true },
     'Bookmarks',
   );
-  showIfBookmarksOn([bookmarksLink], ctx);
+  showIfBookmarksOn(may(ctx.user(), 'bookmarks_view') ? [bookmarksLink] : [], ctx);
+  // A role without live video gets its cameras' tiles without video, and this line.
+  const noLive = h(
+    'p',
+    { id: 'grid-no-live', class: 'hint', hidden: may(ctx.user(), 'live') },
+    may(ctx.user(), 'playback')
+      ? `${NO_LIVE_TEXT} Open a camera to play back its recordings.`
+      : NO_LIVE_TEXT,
+  );
   const formSlot = h('div', { class: 'view-form-slot' });
   // role=list: Safari drops the list semantics of a list without bullets otherwise.
   const grid = h('ul', { id: 'grid', class: 'grid', role: 'list', 'data-view-id': viewId });
@@ -370,6 +414,7 @@ export function gridView(data, ctx) {
       heading,
       h('div', { class: 'view-tools' }, picker, newButton, editButton, deleteButton, bookmarksLink),
     ),
+    noLive,
     formSlot,
     grid,
     empty,
@@ -396,7 +441,7 @@ export function gridView(data, ctx) {
     picker.hidden = !views.length;
 
     const user = ctx.user();
-    const editable = Boolean(current && !current.builtin && (current.mine || user?.is_admin));
+    const editable = Boolean(current && !current.builtin && (current.mine || may(user, 'administration')));
     editButton.hidden = !editable;
     deleteButton.hidden = !editable;
 
@@ -444,7 +489,7 @@ export function gridView(data, ctx) {
     const form = viewForm({
       cameras: state.cameras,
       view,
-      canShare: Boolean(ctx.user()?.is_admin),
+      canShare: may(ctx.user(), 'administration'),
       cancel: close,
       save: async (body) => {
         ctx.clearError();
@@ -586,6 +631,7 @@ function cameraTile(camera, ctx, running) {
   /** @type {LivePlayer | null} */
   let player = null;
   const createdAt = performance.now();
+  const live = may(ctx.user(), 'live');
 
   /**
    * Whether to wait before choosing the tile's stream: the server has not started the camera
@@ -601,6 +647,10 @@ function cameraTile(camera, ctx, running) {
 
   /** Starts a player when the camera can play and none exists yet. */
   const begin = () => {
+    if (!live) {
+      showNoLive(link, status, detail);
+      return;
+    }
     if (player || !running) return;
     const problem = cannotPlay(camera);
     if (problem) {
@@ -642,7 +692,8 @@ function cameraTile(camera, ctx, running) {
       if (player) player.start();
       else begin();
     },
-    waiting: () => !player && running && camera.status !== 'disabled' && waitsForStreams(),
+    waiting: () =>
+      live && !player && running && camera.status !== 'disabled' && waitsForStreams(),
     stop: () => {
       running = false;
       player?.stop();
@@ -695,8 +746,11 @@ export function cameraView(camera, ctx, backLabel) {
     backLabel,
   );
   back.addEventListener('click', () => ctx.back());
+  const user = ctx.user();
+  // A role without live video sees why where the video would be, and the ways it may go on.
+  const live = may(user, 'live');
 
-  const video = liveVideo(api.snapshotUrl(camera.id), `Live video of ${camera.name}`);
+  const video = liveVideo(live ? api.snapshotUrl(camera.id) : null, `Live video of ${camera.name}`);
   const image = jpegImage(`Live video of ${camera.name}`);
   const status = h('span', { class: 'camera-status badge', role: 'status' });
   const detail = h('span', { class: 'camera-detail' });
@@ -724,6 +778,10 @@ export function cameraView(camera, ctx, backLabel) {
   const play = () => {
     player?.stop();
     info.textContent = '';
+    if (!live) {
+      showNoLive(stage, status, detail);
+      return;
+    }
     player = startPlayer(video, image, camera, chosen, ctx, {
       onStatus,
       onInfo,
@@ -735,7 +793,9 @@ export function cameraView(camera, ctx, backLabel) {
 
   const controls = h('div', { class: 'camera-controls' });
   const playback = `${cameraHref(camera.id)}/playback`;
-  controls.append(h('a', { id: 'camera-playback', class: 'button', href: playback }, 'Playback'));
+  if (may(user, 'playback')) {
+    controls.append(h('a', { id: 'camera-playback', class: 'button', href: playback }, 'Playback'));
+  }
   const bookmarkSlot = h('div', { class: 'bookmark-slot' });
   const bookmark = addBookmarkButton({
     id: 'camera-bookmark',
@@ -744,16 +804,19 @@ export function cameraView(camera, ctx, backLabel) {
     // Live, the moment is now by this client's clock: live video carries no capture times.
     now: () => Date.now(),
   });
-  showIfBookmarksOn([bookmark.button], ctx);
+  // Live, a bookmark marks the moment watched: only while watching, for those who may add one.
+  showIfBookmarksOn(live && may(user, 'bookmarks_create') ? [bookmark.button] : [], ctx);
   controls.append(bookmark.button, bookmark.note);
-  const picker = streamPicker(camera, (stream) => {
-    chosen = stream;
-    play();
-  });
+  const picker = live
+    ? streamPicker(camera, (stream) => {
+        chosen = stream;
+        play();
+      })
+    : null;
   if (picker) controls.append(picker);
-  const fullscreen = fullscreenButton(stage, video);
+  const fullscreen = live ? fullscreenButton(stage, video) : null;
   if (fullscreen) controls.append(fullscreen);
-  if (ctx.user()?.is_admin) {
+  if (may(user, 'administration')) {
     // The server refuses anyone else; other users need not see the way there.
     const href = masksHref(camera.id);
     controls.append(h('a', { id: 'camera-masks', class: 'button', href }, 'Privacy masks'));

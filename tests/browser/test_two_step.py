@@ -1,0 +1,102 @@
+"""Two-step verification in the web client: an e-mailed code (read from a real SMTP server) with
+a wrong try and a new code, and an authenticator app added by its QR code at the first login."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pyotp
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.test_web_client import log_in
+from tests.conftest import OPERATOR
+from tests.support.server import RunningServer, auth, free_port
+from tests.support.smtp import SmtpServer, code_in
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    server = SmtpServer(free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _method(server: RunningServer, admin_token: str, smtp: SmtpServer, method: str) -> None:
+    base = f"{server.base_url}/api/v1"
+    tab = {
+        "enabled": True,
+        "smtp": {"server": "127.0.0.1", "port": smtp.port, "sender": "camgate@example.com"},
+    }
+    patched = httpx.patch(
+        f"{base}/settings", json={"two_step_verification": tab}, headers=auth(admin_token)
+    )
+    assert patched.status_code == 200, patched.text
+    user = httpx.patch(
+        f"{base}/users/{OPERATOR[0]}",
+        json={"email": "olivia@example.com", "two_step": method},
+        headers=auth(admin_token),
+    )
+    assert user.status_code == 200, user.text
+
+
+def test_an_emailed_code_in_the_web_client(
+    page: Page, server: RunningServer, admin_token: str, smtp: SmtpServer
+) -> None:
+    _method(server, admin_token, smtp, "email")
+    log_in(page, server.base_url, *OPERATOR)
+    form = page.locator("form#login-second-step")
+    expect(form).to_be_visible(timeout=10_000)
+    expect(form).to_contain_text("A code was e-mailed to o***@example.com")
+    expect(form).to_contain_text("valid for 5 minutes")
+    expect(page.locator("#login-code")).to_be_focused()
+    first = code_in(smtp.mailbox.wait())
+
+    page.locator("#login-code").fill("x" + first[1:])
+    form.locator("button[type=submit]").click()
+    expect(page.locator("#error")).to_have_text("Wrong code; 2 attempts left.")
+
+    page.locator("#login-new-code").click()
+    fresh = code_in(smtp.mailbox.wait(2))
+    page.locator("#login-code").fill(fresh)
+    form.locator("button[type=submit]").click()
+    expect(page.locator("#logout")).to_be_visible(timeout=10_000)
+    expect(page.locator("#error")).to_have_text("")
+
+
+def test_back_returns_to_the_password(
+    page: Page, server: RunningServer, admin_token: str, smtp: SmtpServer
+) -> None:
+    _method(server, admin_token, smtp, "email")
+    log_in(page, server.base_url, *OPERATOR)
+    form = page.locator("form#login-second-step")
+    expect(form).to_be_visible(timeout=10_000)
+    form.get_by_role("button", name="Back").click()
+    expect(page.locator("form#login")).to_be_visible()
+    expect(page.locator("form#login input[name=password]")).to_have_value("")
+
+
+def test_an_authenticator_app_is_added_by_its_qr_code(
+    page: Page, server: RunningServer, admin_token: str, smtp: SmtpServer
+) -> None:
+    _method(server, admin_token, smtp, "totp")
+    log_in(page, server.base_url, *OPERATOR)
+    form = page.locator("form#login-second-step")
+    expect(form).to_be_visible(timeout=10_000)
+    qr = page.locator("#login-totp-qr")
+    expect(qr).to_be_visible()
+    # The QR code is drawn (an image that loaded), and the key is shown to type by hand.
+    page.wait_for_function(
+        "() => { const i = document.querySelector('#login-totp-qr');"
+        " return i && i.complete && i.naturalWidth > 0; }"
+    )
+    expect(page.locator("#login-new-code")).to_be_hidden()
+    key = page.locator("#login-totp-key").inner_text().replace(" ", "")
+    page.locator("#login-code").fill(pyotp.TOTP(key).now())
+    form.locator("button[type=submit]").click()
+    expect(page.locator("#logout")).to_be_visible(timeout=10_000)
+    assert smtp.mailbox.messages == []

@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 import uvloop
@@ -25,7 +25,7 @@ from rich.table import Table
 from camgate.admin.service import changes
 from camgate.audit.models import CLI_ADDRESS, Actor
 from camgate.audit.service import AuditLog
-from camgate.cameras.models import Credentials
+from camgate.cameras.models import Camera, Credentials
 from camgate.cameras.service import CameraService
 from camgate.context import Core, open_core
 from camgate.core import logfiles, tls
@@ -142,8 +142,19 @@ def user_add(
 ) -> None:
     """Add a user (the password is asked for, never given on the command line)."""
     password = _read_secret("Password: ", password_stdin, confirm=True)
-    user = _run(lambda core: core.identity.add_user(name, password, role))
+
+    async def work(core: Core) -> User:
+        user = await core.identity.add_user(name, password, role)
+        await _audit(core, "user.add", user.id, user=user.username, role=user.role.name)
+        return user
+
+    user = _run(work)
     out.print(f"added user {user.username} ({user.role.name})")
+
+
+async def _audit(core: Core, action: str, target: str, **details: Any) -> None:
+    """Records a change made from the command line (the address says so)."""
+    await AuditLog(core.sessions, core.clock).record(_cli_actor(), action, target, **details)
 
 
 @user_app.command("list")
@@ -197,9 +208,7 @@ def user_set(
     async def work(core: Core) -> User:
         before, after = await core.identity.update_user(name, email=email, two_step=method)
         if changes := user_changes(before, after):
-            await AuditLog(core.sessions, core.clock).record(
-                _cli_actor(), "user.update", after.id, user=after.username, **changes
-            )
+            await _audit(core, "user.update", after.id, user=after.username, **changes)
         return after
 
     user = _run(work)
@@ -213,7 +222,7 @@ def user_forget_app(name: str) -> None:
 
     async def work(core: Core) -> None:
         await core.identity.reset_totp(name)
-        await AuditLog(core.sessions, core.clock).record(_cli_actor(), "user.totp_reset", name)
+        await _audit(core, "user.totp_reset", name)
 
     _run(work)
     out.print(f"forgot the authenticator app of {name}")
@@ -222,7 +231,12 @@ def user_forget_app(name: str) -> None:
 @user_app.command("remove")
 def user_remove(name: str) -> None:
     """Remove a user and end their sessions."""
-    _run(lambda core: core.identity.remove_user(name))
+
+    async def work(core: Core) -> None:
+        await core.identity.remove_user(name)
+        await _audit(core, "user.remove", name)
+
+    _run(work)
     out.print(f"removed user {name}")
 
 
@@ -235,7 +249,12 @@ def user_passwd(
 ) -> None:
     """Set a user's password (ends their sessions)."""
     password = _read_secret("New password: ", password_stdin, confirm=True)
-    _run(lambda core: core.identity.set_password(name, password))
+
+    async def work(core: Core) -> None:
+        await core.identity.set_password(name, password)
+        await _audit(core, "user.password", name)  # that it changed, never the password
+
+    _run(work)
     out.print(f"changed the password of {name}")
 
 
@@ -255,9 +274,7 @@ def login_method(
         if method is not None:
             await core.settings.patch({"general": {"login_method": method.value}})
         if changed := changes(before, core.settings.public()):
-            await AuditLog(core.sessions, core.clock).record(
-                _cli_actor(), "settings.change", "settings", **changed
-            )
+            await _audit(core, "settings.change", "settings", **changed)
         return core.settings.tree.general.login_method
 
     out.print(f"login method: {_run(work).value}")
@@ -289,8 +306,8 @@ def group_set(
     async def work(core: Core) -> DirectoryGroup:
         before, after = await core.identity.set_group(name, role=role, two_step=two_step)
         if before != after:
-            await AuditLog(core.sessions, core.clock).record(
-                _cli_actor(),
+            await _audit(
+                core,
                 "group.set",
                 after.name,
                 old=None if before is None else {"role": before.role, "two_step": before.two_step},
@@ -308,7 +325,7 @@ def group_remove(name: str) -> None:
 
     async def work(core: Core) -> None:
         await core.identity.remove_group(name)
-        await AuditLog(core.sessions, core.clock).record(_cli_actor(), "group.remove", name)
+        await _audit(core, "group.remove", name)
 
     _run(work)
     out.print(f"removed group {name}")
@@ -356,7 +373,14 @@ def camera_add(
         credentials = Credentials(
             username, _read_secret(f"Password for {username}: ", password_stdin)
         )
-    camera = _run(lambda core: _cameras(core).add(name, url, credentials))
+
+    async def work(core: Core) -> Camera:
+        camera = await _cameras(core).add(name, url, credentials)
+        streams = [stream.url for stream in camera.streams]
+        await _audit(core, "camera.add", camera.id, name=camera.name, streams=streams)
+        return camera
+
+    camera = _run(work)
     out.print(f"added camera {camera.name} ({camera.id}) with {len(camera.streams)} stream(s)")
     if camera.has_credentials and credentials is None:
         out.print("the credentials in the URL were moved out of it and stored sealed")
@@ -385,6 +409,7 @@ def camera_remove(camera: Annotated[str, typer.Argument(help="The camera's name 
         service = _cameras(core)
         found = await service.resolve(camera)
         await service.remove(found.id)
+        await _audit(core, "camera.remove", found.id, name=found.name)
         return found.name
 
     out.print(f"removed camera {_run(work)}")
@@ -428,7 +453,10 @@ def role_cameras(
     async def work(core: Core) -> int:
         service = _cameras(core)
         ids = {(await service.resolve(c)).id for c in cameras or []}
-        await core.identity.set_role_cameras(role, ids)
+        before, after = await core.identity.set_role_cameras(role, ids)
+        if before.camera_ids != after.camera_ids:
+            old, new = sorted(before.camera_ids), sorted(after.camera_ids)
+            await _audit(core, "role.cameras", after.id, role=after.name, old=old, new=new)
         return len(ids)
 
     out.print(f"role {role} may view {_run(work)} camera(s)")
@@ -465,8 +493,8 @@ def role_permissions(
             wanted = (held | set(add or [])) - set(remove or [])
         before, after = await core.identity.set_role_permissions(role, wanted)
         if before.permissions != after.permissions:
-            await AuditLog(core.sessions, core.clock).record(
-                _cli_actor(),
+            await _audit(
+                core,
                 "role.permissions",
                 after.id,
                 role=after.name,
@@ -656,9 +684,7 @@ def data_password(
         except protection.KeyringError as error:
             raise CamgateError(ErrorKind.INVALID, str(error)) from error
         state = "off" if new is None else "password"
-        await AuditLog(core.sessions, core.clock).record(
-            _cli_actor(), "protection.change", str(folder), old=current, new=state
-        )
+        await _audit(core, "protection.change", str(folder), old=current, new=state)
         return state
 
     state = _run(work)

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import httpx
 import pyotp
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.test_web_client import log_in
-from tests.conftest import OPERATOR
+from tests.conftest import ADMIN, OPERATOR
 from tests.support.server import RunningServer, auth, free_port
 from tests.support.smtp import SmtpServer, code_in
 
@@ -100,3 +100,47 @@ def test_an_authenticator_app_is_added_by_its_qr_code(
     form.locator("button[type=submit]").click()
     expect(page.locator("#logout")).to_be_visible(timeout=10_000)
     assert smtp.mailbox.messages == []
+
+
+def test_an_administrator_sets_it_up_in_the_web_client(
+    page: Page, browser: Browser, server: RunningServer, smtp: SmtpServer
+) -> None:
+    log_in(page, server.base_url, *ADMIN)
+    expect(page.locator("#nav-performance")).to_have_text("Settings", timeout=10_000)
+    page.locator("#nav-performance").click()
+    page.locator(".settings-tabs").get_by_role("link", name="Two-step verification").click()
+    form = page.locator("form#two-step-form")
+    expect(page.locator("#smtp-port")).to_have_value("25", timeout=10_000)
+    expect(page.locator("#code-length")).to_have_value("6")
+    expect(page.locator("#code-digits")).to_be_checked()
+    # The server's rules are shown when it refuses.
+    page.locator("#code-digits").uncheck()
+    form.locator("button[type=submit]").click()
+    expect(page.locator("#two-step-error")).to_contain_text("composition")
+    page.locator("#code-digits").check()
+    page.locator("#two-step-enabled").check()
+    page.locator("#smtp-server").fill("127.0.0.1")
+    page.locator("#smtp-port").fill(str(smtp.port))
+    page.locator("#smtp-sender").fill("camgate@example.com")
+    page.locator("#smtp-password").fill("mail-secret-1")
+    form.locator("button[type=submit]").click()
+    expect(page.locator("#two-step-saved")).to_have_text("Saved")
+    expect(page.locator("#smtp-password")).to_have_value("**********")
+
+    row = page.locator(f'#two-step-users tr[data-user="{OPERATOR[0]}"]')
+    row.locator("input[type=email]").fill("olivia@example.com")
+    row.locator("select").select_option("email")
+    row.get_by_role("button", name="Save").click()
+    expect(row.locator("[role=status]")).to_have_text("Saved")
+
+    # The operator's next login asks for the code the server e-mailed.
+    context = browser.new_context()
+    try:
+        operator = context.new_page()
+        log_in(operator, server.base_url, *OPERATOR)
+        expect(operator.locator("form#login-second-step")).to_be_visible(timeout=10_000)
+        operator.locator("#login-code").fill(code_in(smtp.mailbox.wait()))
+        operator.locator("form#login-second-step button[type=submit]").click()
+        expect(operator.locator("#logout")).to_be_visible(timeout=10_000)
+    finally:
+        context.close()

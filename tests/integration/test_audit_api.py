@@ -70,3 +70,46 @@ def test_a_cell_that_would_start_a_formula_is_kept_as_text() -> None:
     assert spreadsheet_safe("=HYPERLINK(1)") == "'=HYPERLINK(1)"
     assert spreadsheet_safe("-1") == "'-1"
     assert spreadsheet_safe("alice") == "alice"
+
+
+def test_users_roles_and_cameras_are_audited_with_old_and_new_values(
+    server: RunningServer, admin_token: str
+) -> None:
+    base = f"{server.base_url}/api/v1"
+    headers = auth(admin_token)
+    camera = httpx.post(
+        f"{base}/cameras",
+        json={"name": "Yard", "urls": ["rtsp://viewer:secret-pw@127.0.0.1:9/yard"]},
+        headers=headers,
+    ).json()
+    mask = {"x": 0.1, "y": 0.1, "width": 0.2, "height": 0.2}
+    httpx.put(
+        f"{base}/cameras/{camera['id']}/privacy-masks", json={"masks": [mask]}, headers=headers
+    ).raise_for_status()
+    httpx.put(
+        f"{base}/roles/operator/cameras", json={"camera_ids": [camera["id"]]}, headers=headers
+    ).raise_for_status()
+    httpx.post(
+        f"{base}/users",
+        json={"username": "gus", "password": "gus-password-1", "role": "operator"},
+        headers=headers,
+    ).raise_for_status()
+    httpx.delete(f"{base}/users/gus", headers=headers).raise_for_status()
+    httpx.delete(f"{base}/cameras/{camera['id']}", headers=headers).raise_for_status()
+
+    entries = httpx.get(f"{base}/audit", headers=headers).json()
+    by_action = {entry["action"]: entry for entry in entries}
+    added = by_action["camera.add"]
+    assert added["target"] == camera["id"] and added["details"]["name"] == "Yard"
+    assert by_action["camera.privacy_masks"]["details"]["old"] == []
+    assert by_action["camera.privacy_masks"]["details"]["new"] == [mask]
+    assert by_action["role.cameras"]["details"] == {
+        "role": "operator",
+        "old": [],
+        "new": [camera["id"]],
+    }
+    assert by_action["user.add"]["details"] == {"user": "gus", "role": "operator"}
+    assert by_action["user.remove"]["target"] == "gus"
+    assert by_action["camera.remove"]["details"] == {"name": "Yard"}
+    # Camera credentials never reach the audit log.
+    assert "secret-pw" not in httpx.get(f"{base}/audit.csv", headers=headers).text

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+import dataclasses
+
+from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, Field, SecretStr
 
 from camgate.api.deps import AdminPrincipal, CurrentPrincipal, Services, ServicesDep
+from camgate.audit.models import Actor
 from camgate.cameras.models import Camera, Credentials
 from camgate.cameras.service import MAX_MASKS
 from camgate.core.errors import invalid, not_found
+from camgate.identity.models import Principal
 from camgate.media.transcode import Rect
 
 router = APIRouter(prefix="/api/v1/cameras", tags=["cameras"])
@@ -101,26 +105,58 @@ async def get_camera(camera_id: str, principal: CurrentPrincipal, svc: ServicesD
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Add a camera (administrators)")
-async def add_camera(body: NewCamera, _admin: AdminPrincipal, svc: ServicesDep) -> CameraOut:
+async def add_camera(
+    body: NewCamera, request: Request, admin: AdminPrincipal, svc: ServicesDep
+) -> CameraOut:
     credentials = None
     if body.username:
         password = body.password.get_secret_value() if body.password else ""
         credentials = Credentials(body.username, password)
     camera = await svc.cameras.add(body.name, body.urls, credentials)
+    await svc.audit.record(
+        _actor(admin, request),
+        "camera.add",
+        camera.id,
+        name=camera.name,
+        streams=[stream.url for stream in camera.streams],  # URLs never hold credentials
+    )
     return _camera_out(svc, camera)
+
+
+def _actor(admin: Principal, request: Request) -> Actor:
+    return Actor(admin.user.username, request.client.host if request.client else "")
+
+
+def _masks(camera: Camera) -> list[dict[str, float]]:
+    return [dataclasses.asdict(mask) for mask in camera.privacy_masks]
 
 
 @router.put("/{camera_id}/privacy-masks", summary="Set a camera's privacy masks (administrators)")
 async def set_privacy_masks(
-    camera_id: str, body: Masks, _admin: AdminPrincipal, svc: ServicesDep
+    camera_id: str, body: Masks, request: Request, admin: AdminPrincipal, svc: ServicesDep
 ) -> CameraOut:
     try:
         rects = [Rect(m.x, m.y, m.width, m.height) for m in body.masks]
     except ValueError as error:
         raise invalid(str(error)) from error
-    return _camera_out(svc, await svc.cameras.set_privacy_masks(camera_id, rects))
+    before = await svc.cameras.get(camera_id)
+    after = await svc.cameras.set_privacy_masks(camera_id, rects)
+    if before.privacy_masks != after.privacy_masks:
+        await svc.audit.record(
+            _actor(admin, request),
+            "camera.privacy_masks",
+            camera_id,
+            name=after.name,
+            old=_masks(before),
+            new=_masks(after),
+        )
+    return _camera_out(svc, after)
 
 
 @router.delete("/{camera_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def remove_camera(camera_id: str, _admin: AdminPrincipal, svc: ServicesDep) -> None:
+async def remove_camera(
+    camera_id: str, request: Request, admin: AdminPrincipal, svc: ServicesDep
+) -> None:
+    camera = await svc.cameras.get(camera_id)
     await svc.cameras.remove(camera_id)
+    await svc.audit.record(_actor(admin, request), "camera.remove", camera_id, name=camera.name)

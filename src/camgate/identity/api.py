@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -16,6 +17,7 @@ from camgate.core.errors import CamgateError, ErrorKind
 from camgate.identity.models import (
     DirectoryGroup,
     Permission,
+    Principal,
     Role,
     SessionInfo,
     User,
@@ -292,9 +294,18 @@ async def list_users(_admin: AdminPrincipal, services: ServicesDep) -> list[User
 
 
 @router.post("/users", status_code=status.HTTP_201_CREATED)
-async def add_user(body: NewUser, admin: AdminPrincipal, services: ServicesDep) -> UserOut:
+async def add_user(
+    body: NewUser, request: Request, admin: AdminPrincipal, services: ServicesDep
+) -> UserOut:
     added = await services.identity.add_user(
         body.username, body.password, body.role, actor=admin.user
+    )
+    await services.audit.record(
+        Actor(admin.user.username, _address(request)),
+        "user.add",
+        added.id,
+        user=added.username,
+        role=added.role.name,
     )
     return UserOut.of(added)
 
@@ -345,8 +356,13 @@ async def reset_totp(
 
 
 @router.delete("/users/{username}", status_code=status.HTTP_204_NO_CONTENT)
-async def remove_user(username: str, admin: AdminPrincipal, services: ServicesDep) -> None:
+async def remove_user(
+    username: str, request: Request, admin: AdminPrincipal, services: ServicesDep
+) -> None:
     await services.identity.remove_user(username, actor=admin.user)
+    await services.audit.record(
+        Actor(admin.user.username, _address(request)), "user.remove", username
+    )
 
 
 @router.get("/roles", tags=["roles"])
@@ -356,10 +372,29 @@ async def list_roles(_admin: AdminPrincipal, services: ServicesDep) -> list[Role
 
 @router.put("/roles/{name}/cameras", tags=["roles"])
 async def set_role_cameras(
-    name: str, body: RoleCameras, admin: AdminPrincipal, services: ServicesDep
+    name: str, body: RoleCameras, request: Request, admin: AdminPrincipal, services: ServicesDep
 ) -> RoleOut:
-    role = await services.identity.set_role_cameras(name, set(body.camera_ids), actor=admin.user)
-    return RoleOut.of(role)
+    before, after = await services.identity.set_role_cameras(
+        name, set(body.camera_ids), actor=admin.user
+    )
+    old, new = sorted(before.camera_ids), sorted(after.camera_ids)
+    await _audit_role(services, admin, request, "role.cameras", after, old, new)
+    return RoleOut.of(after)
+
+
+async def _audit_role(
+    services: ServicesDep,
+    admin: Principal,
+    request: Request,
+    action: str,
+    role: Role,
+    old: Sequence[str],
+    new: Sequence[str],
+) -> None:
+    """Records a change of a role's cameras or permissions (nothing when nothing changed)."""
+    if old != new:
+        actor = Actor(admin.user.username, _address(request))
+        await services.audit.record(actor, action, role.id, role=role.name, old=old, new=new)
 
 
 class RolePermissions(BaseModel):
@@ -377,16 +412,8 @@ async def set_role_permissions(
     before, after = await services.identity.set_role_permissions(
         name, frozenset(body.permissions), actor=admin.user
     )
-    if before.permissions != after.permissions:
-        address = request.client.host if request.client else ""
-        await services.audit.record(
-            Actor(admin.user.username, address),
-            "role.permissions",
-            after.id,
-            role=after.name,
-            old=sorted(before.permissions),
-            new=sorted(after.permissions),
-        )
+    old, new = sorted(before.permissions), sorted(after.permissions)
+    await _audit_role(services, admin, request, "role.permissions", after, old, new)
     return RoleOut.of(after)
 
 

@@ -305,7 +305,8 @@ class IdentityService:
 
     async def set_role_cameras(
         self, role_name: str, camera_ids: set[str], *, actor: User | None = None
-    ) -> Role:
+    ) -> tuple[Role, Role]:
+        """The role before and after (for the audit log)."""
         async with self._db() as db:
             role = await store.role_by_name(db, role_name)
             if role is None:
@@ -320,7 +321,7 @@ class IdentityService:
                 raise not_found("camera") from error
             updated = await store.role_by_id(db, role.id)
         assert updated is not None
-        return updated
+        return role, updated
 
     async def set_role_permissions(
         self,
@@ -556,16 +557,19 @@ class IdentityService:
         tab = self._settings().two_step_verification
         code_settings = tab.code
         code = make_code(code_settings.length, code_settings.composition)
+        # In force before it is sent: the e-mail may be read, and the code typed, before the
+        # mail server has finished answering.
+        challenge.new_code(
+            code, self._clock.now(), code_settings.expiry_min * 60, code_settings.attempts
+        )
         try:
             await self._send_code(tab.smtp, challenge.email, code)
         except mailer.MailError as error:
+            challenge.new_code("", self._clock.now(), 0, 0)  # none was sent: none is valid
             raise CamgateError(
                 ErrorKind.UNAVAILABLE,
                 "the verification code could not be sent; try again later or ask the administrator",
             ) from error
-        challenge.new_code(
-            code, self._clock.now(), code_settings.expiry_min * 60, code_settings.attempts
-        )
 
     def _shown(self, ticket: str, challenge: Challenge, username: str) -> SecondStep:
         enrolment = None

@@ -6,8 +6,13 @@
 
 /**
  * @typedef {{id: string, username: string, role: string, is_admin: boolean,
- *            permissions: string[]}} User `permissions`: what the user's role may do, feature
- *   by feature (see permissions.js); `is_admin`: the user has the built-in Administrator role
+ *            permissions: string[], email: string, two_step: string | null,
+ *            totp_enrolled: boolean, directory: boolean}} User `permissions`: what the
+ *   user's role may do, feature by feature (see permissions.js); `is_admin`: the user has the
+ *   built-in Administrator role; `two_step`: their own verification method (null: as their
+ *   directory groups say)
+ * @typedef {{name: string, role: string | null, two_step: string}} DirectoryGroup a directory
+ *   group given a role or a verification method
  * @typedef {{id: string, codec: string, width: number, height: number, fps: number,
  *            status: string, detail?: string}} Stream
  * @typedef {{x: number, y: number, width: number, height: number}} Mask a privacy mask: a
@@ -589,6 +594,52 @@ export function listExports(id) {
  */
 export function prepareExport(id, body) {
   return request('POST', `${investigationPath(id)}/exports`, body);
+}
+
+/**
+ * Every user (administrators).
+ * @returns {Promise<User[]>}
+ */
+export function listUsers() {
+  return request('GET', 'v1/users');
+}
+
+/**
+ * Sets a user's e-mail address and two-step verification method (administrators).
+ * @param {string} username
+ * @param {{email?: string, two_step?: string | null}} change
+ * @returns {Promise<User>}
+ */
+export function updateUser(username, change) {
+  return request('PATCH', `v1/users/${encodeURIComponent(username)}`, change);
+}
+
+/**
+ * Forgets a user's authenticator app; they add one again at their next login.
+ * @param {string} username
+ * @returns {Promise<void>}
+ */
+export async function forgetApp(username) {
+  await request('DELETE', `v1/users/${encodeURIComponent(username)}/totp`);
+}
+
+/**
+ * The directory groups given a role or a verification method (administrators).
+ * @returns {Promise<DirectoryGroup[]>}
+ */
+export function listGroups() {
+  return request('GET', 'v1/groups');
+}
+
+/**
+ * @param {DirectoryGroup} group
+ * @returns {Promise<DirectoryGroup>}
+ */
+export function setGroup(group) {
+  return request('PUT', `v1/groups/${encodeURIComponent(group.name)}`, {
+    role: group.role,
+    two_step: group.two_step,
+  });
 }
 
 /**

@@ -6,7 +6,8 @@
 // `#/investigations/new?camera=…&start=…&end=…` its form, filled in), `#/investigation/<id>`
 // one of them with its exports; for administrators (the permission `administration`)
 // `#/status` (the server status),
-// `#/settings/performance`, `#/camera/<id>/masks` (a camera's privacy masks) and
+// `#/settings/performance`, `#/settings/two-step` (two-step verification), `#/camera/<id>/masks`
+// (a camera's privacy masks) and
 // `#/audit[?q=…&user=…&start=…&end=…]` (the audit log).
 // While logged in, keepalives tell the server that this client still runs (keepalive.js).
 
@@ -18,6 +19,7 @@ import { investigationView, investigationsView, mayExport } from './investigatio
 import { startKeepalive } from './keepalive.js';
 import { masksView } from './masks.js';
 import { performanceView } from './performance.js';
+import { twoStepSettingsView } from './twostepsettings.js';
 import { may } from './permissions.js';
 import { playbackView } from './playback.js';
 import { statusView } from './status.js';
@@ -35,7 +37,7 @@ const PENDING_REFRESH_MS = 1000;
 /** @typedef {{cameras: Camera[], views: CameraView[]}} Lists */
 /**
  * @typedef {{name: 'grid', id: string | null} | {name: 'camera', id: string}
- *   | {name: 'status'} | {name: 'performance'} | {name: 'masks', id: string}
+ *   | {name: 'status'} | {name: 'performance'} | {name: 'twostep'} | {name: 'masks', id: string}
  *   | {name: 'playback', id: string, time: number | null}
  *   | {name: 'bookmarks', params: URLSearchParams} | {name: 'audit', params: URLSearchParams}
  *   | {name: 'investigations', creating: boolean, params: URLSearchParams}
@@ -43,7 +45,7 @@ const PENDING_REFRESH_MS = 1000;
  */
 
 /** The routes only administrators may open (the server refuses anyone else too). */
-const ADMIN_ROUTES = new Set(['status', 'performance', 'masks']);
+const ADMIN_ROUTES = new Set(['status', 'performance', 'twostep', 'masks']);
 
 const main = /** @type {HTMLElement} */ (document.getElementById('main'));
 const errorRegion = /** @type {HTMLElement} */ (document.getElementById('error'));
@@ -121,6 +123,7 @@ function show(next, subject = null) {
 function parseRoute(hash) {
   if (/^#\/status\/?$/.test(hash)) return { name: 'status' };
   if (/^#\/settings\/performance\/?$/.test(hash)) return { name: 'performance' };
+  if (/^#\/settings\/two-step\/?$/.test(hash)) return { name: 'twostep' };
   const audit = /^#\/audit\/?(?:\?(.*))?$/.exec(hash);
   if (audit) return { name: 'audit', params: new URLSearchParams(audit[1] || '') };
   const bookmarks = /^#\/bookmarks\/?(?:\?(.*))?$/.exec(hash);
@@ -165,7 +168,9 @@ function parseRoute(hash) {
  * @returns {string}
  */
 function section(target) {
-  return target.name === 'investigation' ? 'investigations' : target.name;
+  if (target.name === 'investigation') return 'investigations';
+  // The settings pages share the header's Settings link.
+  return target.name === 'twostep' ? 'performance' : target.name;
 }
 
 /**
@@ -193,6 +198,7 @@ function showAdminPage(target) {
   }
   if (target.name === 'status') show(statusView(ctx));
   else if (target.name === 'performance') show(performanceView(ctx));
+  else if (target.name === 'twostep') show(twoStepSettingsView(ctx));
   else if (target.name === 'masks') show(masksView(target.id, ctx));
 }
 

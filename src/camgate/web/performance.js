@@ -4,6 +4,7 @@
 
 import * as api from './api.js';
 import { h } from './dom.js';
+import { check, checkbox, detailOf, labelled, number, select, settingsTabs } from './forms.js';
 
 /** @typedef {import('./views.js').View} View */
 /** @typedef {import('./views.js').ViewContext} ViewContext */
@@ -68,6 +69,7 @@ export function performanceView(ctx) {
     'section',
     { id: 'performance-view', class: 'view view-admin', 'aria-labelledby': 'performance-title' },
     h('div', { class: 'admin-head' }, heading),
+    settingsTabs('#/settings/performance'),
     form,
   );
 
@@ -168,14 +170,6 @@ export function performanceView(ctx) {
 }
 
 /**
- * @param {unknown} error
- * @returns {string}
- */
-function detailOf(error) {
-  return error instanceof api.ApiError ? error.detail : String(error);
-}
-
-/**
  * The inputs of one level: `#perf-level<N>-fps`, `-width`, `-height`, and for levels 2 and 3
  * `-enabled`, `-cpu` (%) and `-bandwidth` (Mbit/s).
  * @param {number} index 1, 2 or 3
@@ -263,59 +257,4 @@ function levelFieldset(index, inputs, hint) {
       ),
     ),
   );
-}
-
-/**
- * @param {string} id
- * @returns {HTMLInputElement}
- */
-function checkbox(id) {
-  return /** @type {HTMLInputElement} */ (h('input', { id, type: 'checkbox' }));
-}
-
-/**
- * @param {string} id
- * @param {{min: number, max: number, step: number | string}} range the server's range
- * @returns {HTMLInputElement}
- */
-function number(id, { min, max, step }) {
-  const inputmode = step === 'any' ? 'decimal' : 'numeric'; // the phone's keyboard
-  return /** @type {HTMLInputElement} */ (
-    h('input', { id, type: 'number', inputmode, required: true, min, max, step })
-  );
-}
-
-/**
- * @param {string} id
- * @param {string[][]} options value and label
- * @returns {HTMLSelectElement}
- */
-function select(id, options) {
-  return /** @type {HTMLSelectElement} */ (
-    h('select', { id }, ...options.map(([value, label]) => h('option', { value }, label)))
-  );
-}
-
-/**
- * @param {HTMLInputElement} input
- * @param {string} label
- * @param {string} [hint]
- * @returns {HTMLElement}
- */
-function check(input, label, hint) {
-  return h(
-    'div',
-    { class: 'field' },
-    h('label', { class: 'check', for: input.id }, input, label),
-    hint && h('p', { class: 'hint' }, hint),
-  );
-}
-
-/**
- * @param {HTMLElement} input
- * @param {string} label
- * @returns {HTMLElement}
- */
-function labelled(input, label) {
-  return h('div', { class: 'field' }, h('label', { for: input.id }, label), input);
 }

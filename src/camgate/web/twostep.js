@@ -90,10 +90,12 @@ export function secondStepForm(ctx, step, back) {
   again.addEventListener('click', async () => {
     ctx.clearError();
     again.disabled = true;
+    // Emptied now, not when the answer comes: the new code may be typed (or pasted from the
+    // e-mail, which can arrive first) while the answer is on its way.
+    code.value = '';
+    code.focus();
     try {
       explain(await api.newCode(current.ticket));
-      code.value = '';
-      code.focus();
     } catch (error) {
       ctx.showError(errorText(error));
       if (api.isStatus(error, 401)) back();

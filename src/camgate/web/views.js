@@ -74,7 +74,7 @@ const REASON_TEXT = {
  * @param {HTMLElement} [focusTarget]
  * @returns {View}
  */
-function staticView(element, focusTarget) {
+export function staticView(element, focusTarget) {
   return { element, focusTarget, pause: NO_OP, resume: NO_OP, dispose: NO_OP };
 }
 

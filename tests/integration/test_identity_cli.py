@@ -1,10 +1,15 @@
-"""Two-step verification from the command line: a user's address and method, and forgetting
-their authenticator app."""
+"""The command line's identity commands: a user's address and two-step verification method,
+their authenticator app, directory groups, the login method; and the audit of its changes."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
+from camgate.audit.models import CLI_ADDRESS, AuditQuery
+from camgate.audit.service import AuditLog
+from camgate.context import open_core
+from camgate.core.clock import SystemClock
 from tests.integration.test_cli import run
 
 
@@ -57,3 +62,30 @@ def test_groups_and_the_login_method_from_the_command_line(tmp_path: Path) -> No
     assert run(data, "group", "remove", "operators").returncode == 1
     no_directory = run(data, "directory-check")
     assert no_directory.returncode == 2 and "no directory is set up" in no_directory.stderr
+
+
+def test_changes_from_the_command_line_are_audited(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    run(data, "user", "add", "bob", "--password-stdin", stdin="long password 1\n")
+    run(data, "user", "passwd", "bob", "--password-stdin", stdin="long password 2\n")
+    run(data, "camera", "add", "Yard", "--url", "synthetic:360p")
+    run(data, "role", "cameras", "operator", "Yard")
+    run(data, "camera", "remove", "Yard")
+    run(data, "user", "remove", "bob")
+
+    async def actions() -> list[tuple[str, str]]:
+        async with open_core(data, SystemClock()) as core:
+            entries = await AuditLog(core.sessions, core.clock).search(AuditQuery())
+        return [(entry.action, entry.address) for entry in reversed(entries)]
+
+    assert asyncio.run(actions()) == [
+        (action, CLI_ADDRESS)
+        for action in (
+            "user.add",
+            "user.password",
+            "camera.add",
+            "role.cameras",
+            "camera.remove",
+            "user.remove",
+        )
+    ]

@@ -31,7 +31,7 @@ from camgate.context import Core, open_core
 from camgate.core import logfiles, tls
 from camgate.core.clock import SystemClock
 from camgate.core.errors import CamgateError, ErrorKind
-from camgate.identity.models import DirectoryGroup, Permission, User
+from camgate.identity.models import DirectoryGroup, Permission, Role, User
 from camgate.identity.service import UNSET, user_changes
 from camgate.identity.twostep import TwoStepMethod
 from camgate.investigations import protection, verifier
@@ -439,6 +439,45 @@ def role_list() -> None:
     for row in _run(work):
         table.add_row(*row)
     out.print(table)
+
+
+@role_app.command("add")
+def role_add(
+    name: str,
+    all_cameras: Annotated[
+        bool, typer.Option("--all-cameras", help="Every camera, also those added later.")
+    ] = False,
+) -> None:
+    """Add a role: the default permissions (all but export and administration), and no
+    cameras unless --all-cameras (then: camgate role cameras)."""
+
+    async def work(core: Core) -> Role:
+        role = await core.identity.add_role(name, all_cameras=all_cameras)
+        permissions = sorted(role.permissions)
+        await _audit(
+            core,
+            "role.add",
+            role.id,
+            role=role.name,
+            all_cameras=all_cameras,
+            permissions=permissions,
+        )
+        return role
+
+    role = _run(work)
+    out.print(f"added role {role.name}: may {', '.join(sorted(role.permissions))}")
+
+
+@role_app.command("remove")
+def role_remove(name: str) -> None:
+    """Delete a role that no user has any more (never a built-in one)."""
+
+    async def work(core: Core) -> None:
+        role = await core.identity.remove_role(name)
+        await _audit(core, "role.remove", role.id, role=role.name)
+
+    _run(work)
+    out.print(f"removed role {name}")
 
 
 @role_app.command("cameras")

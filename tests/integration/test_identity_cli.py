@@ -89,3 +89,15 @@ def test_changes_from_the_command_line_are_audited(tmp_path: Path) -> None:
             "user.remove",
         )
     ]
+
+
+def test_roles_from_the_command_line(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    added = run(data, "role", "add", "guards", "--all-cameras")
+    assert added.returncode == 0, added.stderr
+    assert "live" in added.stdout and "export" not in added.stdout
+    assert "guards" in run(data, "role", "list").stdout
+    assert run(data, "role", "add", "guards").returncode == 1
+    assert run(data, "role", "remove", "administrator").returncode == 1
+    assert run(data, "role", "remove", "guards").returncode == 0
+    assert "guards" not in run(data, "role", "list").stdout

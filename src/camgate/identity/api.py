@@ -370,6 +370,51 @@ async def list_roles(_admin: AdminPrincipal, services: ServicesDep) -> list[Role
     return [RoleOut.of(role) for role in await services.identity.roles()]
 
 
+class NewRole(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    all_cameras: bool = Field(default=False, description="Every camera, also those added later")
+
+
+@router.post(
+    "/roles",
+    tags=["roles"],
+    status_code=status.HTTP_201_CREATED,
+    summary="Add a role (default permissions, no cameras unless all_cameras)",
+    responses={409: {}},
+)
+async def add_role(
+    body: NewRole, request: Request, admin: AdminPrincipal, services: ServicesDep
+) -> RoleOut:
+    role = await services.identity.add_role(
+        body.name, all_cameras=body.all_cameras, actor=admin.user
+    )
+    await services.audit.record(
+        Actor(admin.user.username, _address(request)),
+        "role.add",
+        role.id,
+        role=role.name,
+        all_cameras=role.all_cameras,
+        permissions=sorted(role.permissions),
+    )
+    return RoleOut.of(role)
+
+
+@router.delete(
+    "/roles/{name}",
+    tags=["roles"],
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a role that no user has (never a built-in one)",
+    responses={404: {}, 409: {}},
+)
+async def remove_role(
+    name: str, request: Request, admin: AdminPrincipal, services: ServicesDep
+) -> None:
+    role = await services.identity.remove_role(name, actor=admin.user)
+    await services.audit.record(
+        Actor(admin.user.username, _address(request)), "role.remove", role.id, role=role.name
+    )
+
+
 @router.put("/roles/{name}/cameras", tags=["roles"])
 async def set_role_cameras(
     name: str, body: RoleCameras, request: Request, admin: AdminPrincipal, services: ServicesDep

@@ -303,6 +303,50 @@ class IdentityService:
         async with self._db() as db:
             return await store.roles(db)
 
+    async def add_role(
+        self, name: str, *, all_cameras: bool = False, actor: User | None = None
+    ) -> Role:
+        """A new role with the default permissions (those of its maker's, for an administrator
+        who is not in the built-in role) and no cameras, unless ``all_cameras``."""
+        role_name = name.strip()
+        if not role_name or len(role_name) > _MAX_NAME or not role_name.isprintable():
+            raise invalid("a role name is 1 to 100 printable characters")
+        permissions = Permission.role_defaults()
+        if actor is not None and not actor.is_admin:
+            permissions &= actor.role.permissions
+            if all_cameras and not actor.role.all_cameras:
+                raise forbidden("you may give a role only cameras that your role may view")
+        role_id = str(uuid.uuid4())
+        async with self._db() as db:
+            await store.add_role(db, role_id, role_name, all_cameras, permissions)
+            try:
+                await db.commit()
+            except IntegrityError as error:
+                raise CamgateError(
+                    ErrorKind.CONFLICT, f"role {role_name!r} already exists"
+                ) from error
+            role = await store.role_by_id(db, role_id)
+        assert role is not None
+        return role
+
+    async def remove_role(self, name: str, *, actor: User | None = None) -> Role:
+        """Deletes a role that no user has any more; its directory groups lose it."""
+        async with self._db() as db:
+            role = await store.role_by_name(db, name)
+            if role is None:
+                raise not_found(f"role {name!r}")
+            if role.builtin:
+                raise CamgateError(ErrorKind.CONFLICT, "a built-in role cannot be deleted")
+            delegation.check_grant(actor, role)
+            if users := await store.users_with_role(db, role.id):
+                raise CamgateError(
+                    ErrorKind.CONFLICT,
+                    f"{users} user(s) have the role {role.name!r}; give them another role first",
+                )
+            await store.delete_role(db, role.id)
+            await db.commit()
+        return role
+
     async def set_role_cameras(
         self, role_name: str, camera_ids: set[str], *, actor: User | None = None
     ) -> tuple[Role, Role]:

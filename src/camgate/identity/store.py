@@ -45,10 +45,31 @@ async def roles(db: AsyncSession) -> list[Role]:
     return [await _role(db, row) for row in rows]
 
 
-async def add_role(db: AsyncSession, role_id: str, name: str, all_cameras: bool) -> None:
-    db.add(
-        RoleRow(id=role_id, name=name, builtin=False, administrator=False, all_cameras=all_cameras)
+async def add_role(
+    db: AsyncSession,
+    role_id: str,
+    name: str,
+    all_cameras: bool,
+    permissions: frozenset[Permission] | None = None,
+) -> None:
+    """A new role; without ``permissions``, the defaults (``RoleRow.DEFAULT_PERMISSIONS``)."""
+    row = RoleRow(
+        id=role_id, name=name, builtin=False, administrator=False, all_cameras=all_cameras
     )
+    if permissions is not None:
+        row.permissions = json.dumps(sorted(permissions))
+    db.add(row)
+
+
+async def users_with_role(db: AsyncSession, role_id: str) -> int:
+    rows = await db.scalars(select(UserRow.id).where(UserRow.role_id == role_id))
+    return len(list(rows))
+
+
+async def delete_role(db: AsyncSession, role_id: str) -> None:
+    row = await db.get(RoleRow, role_id)
+    if row is not None:
+        await db.delete(row)
 
 
 async def set_role_cameras(db: AsyncSession, role_id: str, camera_ids: set[str]) -> None:

@@ -43,6 +43,7 @@ from camgate.live.timeout import ClientTimeout
 from camgate.live.viewers import ViewerRegistry
 from camgate.media.timeline import backoff_delay
 from camgate.media.transcode import TranscoderRegistry
+from camgate.protocols.xpmobile import api as xpmobile_api
 from camgate.recording import api as recording_api
 from camgate.recording import playback_ws
 from camgate.recording.service import RecordingService, RecordingsLock
@@ -335,5 +336,6 @@ def create_app(
     app.include_router(bookmarks_api.router)
     app.include_router(investigations_api.router)
     app.include_router(audit_api.router)
+    app.include_router(xpmobile_api.router)
     app.mount("/", _WebClientFiles(directory=WEB_DIR, html=True), name="web")
     return app

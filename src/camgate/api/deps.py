@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -10,6 +11,7 @@ from fastapi import Depends, HTTPException, Request, WebSocket
 from starlette.requests import HTTPConnection
 
 from camgate.admin.service import SettingsService
+from camgate.audit.models import Actor
 from camgate.audit.service import AuditLog
 from camgate.bookmarks.service import BookmarkService
 from camgate.cameras.service import CameraService
@@ -17,7 +19,7 @@ from camgate.core.clock import Clock
 from camgate.core.errors import forbidden, unauthorized
 from camgate.identity.liveness import Liveness
 from camgate.identity.models import Permission, Principal, User
-from camgate.identity.service import IdentityService
+from camgate.identity.service import IdentityService, Login, token_hash
 from camgate.investigations.service import InvestigationService
 from camgate.live.hls import HlsOutputs
 from camgate.live.limiting import Limits
@@ -28,6 +30,8 @@ from camgate.recording.service import RecordingService
 from camgate.settings import ServerSettings
 from camgate.status.service import StatusService
 from camgate.views.service import ViewService
+
+log = logging.getLogger(__name__)
 
 SESSION_COOKIE = "camgate_session"
 
@@ -63,6 +67,24 @@ class Services:
         """Records a sign of life of the principal's session (the client timeout, U3)."""
         self.liveness.seen(principal.session_id, principal.user.username, self.clock.monotonic())
         return principal
+
+    async def logged_in(self, login: Login, address: str, **details: str) -> str:
+        """Records a login however it came (the log, the audit entry, the session's first sign
+        of life); its session id."""
+        user = login.user
+        via = f" ({details['protocol']})" if "protocol" in details else ""
+        log.info("login of %s from %s%s", user.username, address, via)
+        await self.audit.record(Actor(user.username, address), "login", user.id, **details)
+        session_id = token_hash(login.token)
+        self.liveness.seen(session_id, user.username, self.clock.monotonic())
+        return session_id
+
+    async def logged_out(self, session_id: str) -> None:
+        """Ends a session as a logout does: the session, its sign-of-life record and its open
+        streams."""
+        await self.identity.end_session(session_id)
+        self.liveness.forget(session_id)
+        self.viewers.end_session(session_id)
 
 
 def services(connection: HTTPConnection) -> Services:

@@ -28,7 +28,6 @@ from camgate.identity.service import (
     UNSET,
     Login,
     SecondStep,
-    token_hash,
     user_changes,
 )
 from camgate.identity.twostep import TwoStepMethod
@@ -245,11 +244,7 @@ async def login_new_code(body: NewCodeRequest, services: ServicesDep) -> SecondS
 async def _logged_in(
     result: Login, request: Request, response: Response, services: ServicesDep
 ) -> LoginResponse:
-    address = _address(request)
-    log.info("login of %s from %s", result.user.username, address)
-    await services.audit.record(Actor(result.user.username, address), "login", result.user.id)
-    now = services.clock.monotonic()
-    services.liveness.seen(token_hash(result.token), result.user.username, now)
+    await services.logged_in(result, _address(request))
     response.set_cookie(
         SESSION_COOKIE,
         result.token,
@@ -266,9 +261,7 @@ async def _logged_in(
 
 @public_router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
 async def logout(principal: CurrentPrincipal, services: ServicesDep, response: Response) -> None:
-    await services.identity.end_session(principal.session_id)
-    services.liveness.forget(principal.session_id)
-    services.viewers.end_session(principal.session_id)  # its open streams end with it
+    await services.logged_out(principal.session_id)
     response.delete_cookie(SESSION_COOKIE, path="/")
 
 

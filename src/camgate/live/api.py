@@ -7,7 +7,6 @@ import contextlib
 import functools
 import json
 from collections.abc import AsyncGenerator, Callable, Coroutine
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, WebSocket, WebSocketDisconnect
@@ -22,22 +21,19 @@ from camgate.api.deps import (
     permitted,
     services,
 )
-from camgate.cameras.models import Camera
 from camgate.core.errors import CamgateError, ErrorKind, forbidden, invalid, not_found
-from camgate.identity.models import Permission, Principal
+from camgate.identity.models import Permission
 from camgate.identity.service import MEDIA_TOKEN_S
+from camgate.live import service as live
 from camgate.live.access import ViewerStream, viewable_camera, watching
-from camgate.live.fallback import FallbackReason, fallback_reason
+from camgate.live.fallback import FallbackReason
 from camgate.live.hls import HlsOutput, render_playlist
-from camgate.live.jpeg import DEFAULT_QUALITY, JpegRequest, plan, sized
+from camgate.live.jpeg import DEFAULT_QUALITY, JpegRequest, plan
 from camgate.live.jpeg_api import pump_transcoded
-from camgate.live.select import Candidate, choose_stream, parse_codecs
 from camgate.live.viewers import Delivery, Viewer
 from camgate.media.fanout import Closed, Drop, Notice, Subscription
 from camgate.media.hub import Fragment, InitSegment, LiveHub
-from camgate.media.limits import OutputSpec, clamp
-from camgate.media.snapshot import SnapshotError
-from camgate.media.transcode import SNAPSHOT_QUALITY, snapshot_jpeg
+from camgate.media.transcode import SNAPSHOT_QUALITY
 
 router = APIRouter(prefix="/api/v1/cameras/{camera_id}", tags=["live"])
 
@@ -57,38 +53,6 @@ _CLOSE_FOR = {
 HLS_BLOCK_S = 3.0
 
 
-@dataclass(frozen=True, slots=True)
-class LiveTarget:
-    principal: Principal
-    camera: Camera
-    stream_id: str
-    hub: LiveHub
-
-
-def _target(
-    svc: Services, principal: Principal, camera: Camera, stream: str | None, codecs: str | None
-) -> LiveTarget:
-    hubs = svc.runtime.camera_hubs(camera.id)
-    if not hubs:
-        raise CamgateError(ErrorKind.UNAVAILABLE, "the camera is not running")
-    candidates = []
-    for camera_stream, hub in hubs:
-        config = hub.config
-        candidates.append(
-            Candidate(
-                camera_stream.id,
-                camera_stream.position,
-                config.codec if config else "",
-                config.width if config else 0,
-                config.height if config else 0,
-            )
-        )
-    chosen = choose_stream(candidates, stream, parse_codecs(codecs))
-    chosen_hub = svc.runtime.hub(chosen.stream_id)
-    assert chosen_hub is not None
-    return LiveTarget(principal, camera, chosen.stream_id, chosen_hub)
-
-
 async def live_target(
     request: Request,
     camera_id: str,
@@ -98,14 +62,14 @@ async def live_target(
     codecs: Annotated[
         str | None, Query(description="Codecs the client decodes, e.g. h264,hevc")
     ] = None,
-) -> LiveTarget:
+) -> live.LiveTarget:
     svc = services(request)
     principal = permitted(await media_principal(request, camera_id), Permission.LIVE)
     camera = await viewable_camera(svc, principal, camera_id)
-    return _target(svc, principal, camera, stream, codecs)
+    return live.target(svc, principal, camera, stream, codecs)
 
 
-Target = Annotated[LiveTarget, Depends(live_target)]
+Target = Annotated[live.LiveTarget, Depends(live_target)]
 
 
 def _init_notice(init: InitSegment) -> str:
@@ -158,37 +122,6 @@ async def _drain_client(websocket: WebSocket, heard: Callable[[], object]) -> No
             if message["type"] == "websocket.disconnect":
                 return
             heard()
-
-
-def _decide(
-    svc: Services,
-    principal: Principal,
-    camera: Camera,
-    stream: str | None,
-    codecs: str | None,
-    client_reason: FallbackReason | None,
-) -> tuple[LiveTarget | None, FallbackReason | None]:
-    """The direct stream for this viewer, or why it gets transcoded video instead (L2)."""
-    target: LiveTarget | None = None
-    codec, fps = "", 0.0
-    try:
-        target = _target(svc, principal, camera, stream, codecs)
-    except CamgateError as error:
-        if error.kind is not ErrorKind.INVALID:
-            raise
-        codec = "unsupported"  # no stream of the camera is in a codec the client decodes
-    if target is not None:
-        info = target.hub.info()
-        codec, fps = info.codec, info.fps
-    reason = fallback_reason(
-        direct_enabled=svc.settings.tree.performance.direct_streaming,
-        has_privacy_masks=bool(camera.privacy_masks),
-        stream_codec=codec,
-        client_codecs=parse_codecs(codecs),
-        stream_fps=fps,
-        client_reason=client_reason,
-    )
-    return target, reason
 
 
 def _client_reason(transcode: bool, fallback: str | None) -> FallbackReason | None:
@@ -252,7 +185,7 @@ async def live_websocket(
     try:
         principal = permitted(await media_principal(websocket, camera_id), Permission.LIVE)
         camera = await viewable_camera(svc, principal, camera_id)
-        target, reason = _decide(
+        target, reason = live.decide(
             svc, principal, camera, stream, codecs, _client_reason(transcode, fallback)
         )
         wanted = JpegRequest(width, height, fps, quality, zoom)
@@ -290,7 +223,7 @@ async def live_websocket(
 
 
 async def _progressive(
-    svc: Services, target: LiveTarget, ended: asyncio.Event
+    svc: Services, target: live.LiveTarget, ended: asyncio.Event
 ) -> AsyncGenerator[bytes, None]:
     principal, camera_id, stream_id = target.principal, target.camera.id, target.stream_id
     with (
@@ -334,7 +267,7 @@ async def live_mp4(target: Target, svc: ServicesDep) -> StreamingResponse:
     )
 
 
-def _direct_allowed(svc: Services, target: LiveTarget) -> None:
+def _direct_allowed(svc: Services, target: live.LiveTarget) -> None:
     """Direct outputs (MP4, HLS) follow the fallback rules that the server can judge alone."""
     if target.camera.privacy_masks:
         raise forbidden(
@@ -344,7 +277,7 @@ def _direct_allowed(svc: Services, target: LiveTarget) -> None:
         raise forbidden("direct streaming is turned off on this server: use live.mjpeg")
 
 
-def _hls(request: Request, target: LiveTarget) -> HlsOutput:
+def _hls(request: Request, target: live.LiveTarget) -> HlsOutput:
     _direct_allowed(services(request), target)
     return services(request).hls.get(target.stream_id, target.hub)
 
@@ -443,25 +376,7 @@ async def snapshot(
     height: Annotated[int | None, Query(ge=16, le=4320)] = None,
     quality: Annotated[int, Query(ge=1, le=100)] = SNAPSHOT_QUALITY,
 ) -> Response:
-    keyframe = target.hub.latest_keyframe()
-    if keyframe is None:
-        raise CamgateError(
-            ErrorKind.UNAVAILABLE, f"no video from the camera yet ({target.hub.status.value})"
-        )
-    config = keyframe.config
-    width, height = sized(width, height, config.width, config.height)
-    spec = clamp(OutputSpec(width, height, 1.0, quality), svc.limits.level)
-    try:
-        jpeg = await asyncio.to_thread(
-            snapshot_jpeg,
-            keyframe,
-            spec,
-            target.camera.privacy_masks,
-            decoders=svc.transcoders.decoders,
-            prefer_hardware=svc.transcoders.prefer_hardware(),
-        )
-    except SnapshotError as error:
-        raise CamgateError(ErrorKind.UNAVAILABLE, str(error)) from error
+    jpeg = await live.snapshot(svc, target, width, height, quality)
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
 

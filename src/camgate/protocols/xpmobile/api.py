@@ -17,6 +17,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from camgate.api.deps import Services, services
 from camgate.protocols.xpmobile import commands
+from camgate.protocols.xpmobile.call import Call
 from camgate.protocols.xpmobile.connections import ConnectionTable
 from camgate.protocols.xpmobile.errors import CommandError, ErrorCode
 from camgate.protocols.xpmobile.messages import (
@@ -84,7 +85,7 @@ def _refused(error: CommandError, status: int) -> Response:
 
 async def _answer(svc: Services, channel: _Channel, message: Message, request: Request) -> bytes:
     """The response message; never raises (a failure of camgate is answered and logged)."""
-    call = commands.Call(
+    call = Call(
         svc,
         channel.connections,
         message,

@@ -12,21 +12,19 @@ from __future__ import annotations
 import base64
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from enum import Enum
 from typing import NoReturn
 
 from camgate.api.deps import Services
 from camgate.audit.models import Actor
 from camgate.core.errors import CamgateError, ErrorKind
 from camgate.identity.models import Permission, Principal
-from camgate.identity.service import Login, SecondStep, token_hash
+from camgate.identity.service import Login, SecondStep
 from camgate.identity.twostep import TICKET_S, TwoStepMethod
-from camgate.live import api as live_api
+from camgate.live import service as live
 from camgate.live.access import viewable_camera
 from camgate.protocols.xpmobile import catalogue, features
-from camgate.protocols.xpmobile.connections import Connection, ConnectionTable, Stage
+from camgate.protocols.xpmobile.call import Call, Command, Needs, viewable
+from camgate.protocols.xpmobile.connections import Connection, Stage
 from camgate.protocols.xpmobile.crypto import (
     PRIMES,
     CryptoError,
@@ -43,7 +41,7 @@ from camgate.protocols.xpmobile.errors import (
     refusal,
     wrong_connection,
 )
-from camgate.protocols.xpmobile.messages import Item, Message, Reply, guid, yes
+from camgate.protocols.xpmobile.messages import Item, Reply, yes
 
 log = logging.getLogger(__name__)
 
@@ -63,72 +61,6 @@ MAX_CODE = 20
 #: ``SecondStepAuthenticationProvider`` of each verification method.
 PROVIDERS = {TwoStepMethod.EMAIL: "Email", TwoStepMethod.TOTP: "Authenticator"}
 _SERVER_ID = uuid.UUID("5f7c3a52-35f5-4b5e-9a37-4c8d2f0e6b11")
-
-
-@dataclass(slots=True)
-class Call:
-    """One command as it arrives, and what it runs against."""
-
-    svc: Services
-    table: ConnectionTable
-    request: Message
-    address: str
-    user_agent: str
-    connection: Connection | None = None
-    principal: Principal | None = None
-
-    def param(self, name: str) -> str:
-        """A required parameter (13 when it is missing)."""
-        value = self.request.get(name)
-        if value is None or not value.strip():
-            raise CommandError(ErrorCode.MISSING_INPUT_PARAMETER, f"{name} is missing")
-        return value
-
-    def number(self, name: str, low: int, high: int, default: int | None) -> int | None:
-        """An optional whole number within bounds (14 otherwise)."""
-        value = self.request.get(name)
-        if value is None or not value.strip():
-            return default
-        try:
-            number = int(value)
-        except ValueError:
-            number = low - 1
-        if not low <= number <= high:
-            raise CommandError(ErrorCode.WRONG_INPUT_PARAMETER, f"{name} must be {low} to {high}")
-        return number
-
-    def guid(self, name: str) -> str:
-        try:
-            return guid(self.param(name))
-        except ValueError:
-            raise CommandError(ErrorCode.WRONG_INPUT_PARAMETER, f"{name} is not a GUID") from None
-
-    @property
-    def user_principal(self) -> Principal:
-        assert self.principal is not None, "a session command ran without a session"
-        return self.principal
-
-    @property
-    def current(self) -> Connection:
-        assert self.connection is not None, "a connection command ran without one"
-        return self.connection
-
-
-class Needs(Enum):
-    NOTHING = "nothing"
-    #: A ConnectionId from Connect (12 otherwise).
-    CONNECTION = "connection"
-    #: A logged-in connection (12 when its session ended, 23 before LogIn).
-    SESSION = "session"
-
-
-Handler = Callable[[Call], Awaitable[Reply]]
-
-
-@dataclass(frozen=True, slots=True)
-class Command:
-    handler: Handler
-    needs: Needs
 
 
 def server_id(svc: Services) -> str:
@@ -248,15 +180,10 @@ def _second_step(call: Call, step: SecondStep, username: str) -> NoReturn:
 
 
 async def _logged_in(call: Call, login: Login) -> Reply:
-    """What the REST login records (identity.api ``_logged_in``): the log, the audit entry, the
-    first sign of life; then the connection holds the session."""
+    """Records the login as every login is recorded (``Services.logged_in``); then the
+    connection holds the session."""
     svc, user = call.svc, login.user
-    log.info("login of %s from %s (XProtect Mobile)", user.username, call.address)
-    await svc.audit.record(
-        Actor(user.username, call.address), "login", user.id, protocol="XProtect Mobile"
-    )
-    session_id = token_hash(login.token)
-    svc.liveness.seen(session_id, user.username, svc.clock.monotonic())
+    session_id = await svc.logged_in(login, call.address, protocol="XProtect Mobile")
     call.table.logged_in(call.current, login.token, session_id, user.username)
     return Reply(params=features.login_flags(svc.settings.tree, user, SERVED))
 
@@ -341,15 +268,12 @@ async def live_message(call: Call) -> Reply:
 
 
 async def disconnect(call: Call) -> Reply:
-    """Ends the connection, and its camgate session as a logout does (identity.api
-    ``logout``): the session, its sign-of-life record and its open streams."""
+    """Ends the connection, and its camgate session as a logout does
+    (``Services.logged_out``)."""
     connection = call.current
     call.table.drop(connection.id)
     if connection.stage is Stage.LOGGED_IN:
-        svc = call.svc
-        await svc.identity.end_session(connection.session_id)
-        svc.liveness.forget(connection.session_id)
-        svc.viewers.end_session(connection.session_id)
+        await call.svc.logged_out(connection.session_id)
         log.info("logout of %s (XProtect Mobile)", connection.username)
     return Reply()
 
@@ -390,19 +314,8 @@ async def get_all_views_and_cameras(call: Call) -> Reply:
     return Reply(items=(await _fetched_tree(call),))
 
 
-async def _camera(call: Call) -> str:
-    """The ``CameraId`` of a camera the user may view (20 otherwise, whether it exists or not,
-    as the REST API's 404)."""
-    camera_id = call.guid("CameraId")
-    try:
-        camera = await viewable_camera(call.svc, call.user_principal, camera_id)
-    except CamgateError as error:
-        raise refusal(error, {ErrorKind.NOT_FOUND: ErrorCode.UNKNOWN_CAMERA_ID}) from None
-    return camera.id
-
-
 async def get_capabilities(call: Call) -> Reply:
-    await _camera(call)
+    await viewable(call)
     return Reply(params=catalogue.capabilities(call.user_principal.user))
 
 
@@ -420,11 +333,11 @@ async def get_thumbnail(call: Call) -> Reply:
     svc = call.svc
     try:
         camera = await viewable_camera(svc, principal, camera_id)
-        target = live_api._target(svc, principal, camera, None, None)
-        picture = await live_api.snapshot(target, svc, width=width, height=height, quality=quality)
+        chosen = live.target(svc, principal, camera, None, None)
+        picture = await live.snapshot(svc, chosen, width, height, quality)
     except CamgateError as error:
         raise refusal(error, {ErrorKind.NOT_FOUND: ErrorCode.UNKNOWN_CAMERA_ID}) from None
-    return Reply(thumbnail=base64.b64encode(bytes(picture.body)).decode("ascii"))
+    return Reply(thumbnail=base64.b64encode(picture).decode("ascii"))
 
 
 COMMANDS: dict[str, Command] = {

@@ -73,7 +73,10 @@ def test_status_shows_who_watches_what(
 
     time.sleep(0.5)
     after = httpx.get(f"{base}/api/v1/status", headers=auth(admin_token)).json()
-    assert [u["direct_video_streams"] for u in after["users"]] == [0, 0]  # the viewers left
+    # The viewers left. (Only the admin's line is sure to be there: the operator has said
+    # nothing since logging in, and on a busy machine this test can outlast the client timeout.)
+    lines = {u["user"]: u["direct_video_streams"] for u in after["users"]}
+    assert lines["admin"] == 0 and not any(lines.values())
     assert httpx.get(f"{base}/api/v1/status", headers=auth(operator_token)).status_code == 403
     assert httpx.get(f"{base}/metrics", headers=auth(operator_token)).status_code == 403
 

@@ -44,6 +44,9 @@ from camgate.live.viewers import ViewerRegistry
 from camgate.media.timeline import backoff_delay
 from camgate.media.transcode import TranscoderRegistry
 from camgate.protocols.xpmobile import api as xpmobile_api
+from camgate.protocols.xpmobile import investigations as xpmobile_investigations
+from camgate.protocols.xpmobile import samples as xpmobile_samples
+from camgate.protocols.xpmobile import video as xpmobile_video
 from camgate.recording import api as recording_api
 from camgate.recording import playback_ws
 from camgate.recording.service import RecordingService, RecordingsLock
@@ -161,9 +164,11 @@ def create_app(
     clock: Clock | None = None,
     backoff: Callable[[int], float] = backoff_delay,
     cpu_percent: Callable[[], float] = psutil.cpu_percent,
+    xpmobile_samples_dir: Path | None = None,
 ) -> FastAPI:
     """The camgate ASGI application. ``backoff`` (the reconnect policy) and ``cpu_percent`` (the
-    load probe of the status sampler) are seams for tests."""
+    load probe of the status sampler) are seams for tests. ``xpmobile_samples_dir``: a checkout
+    of the XProtect Mobile web client library to serve (``--xpmobile-samples``)."""
     clock = clock or SystemClock()
 
     @contextlib.asynccontextmanager
@@ -337,5 +342,13 @@ def create_app(
     app.include_router(investigations_api.router)
     app.include_router(audit_api.router)
     app.include_router(xpmobile_api.router)
+    app.include_router(xpmobile_investigations.router)
+    app.include_router(xpmobile_video.router)
+    if xpmobile_samples_dir is not None:
+        app.mount(
+            xpmobile_samples.PATH,
+            xpmobile_samples.SampleFiles(xpmobile_samples_dir),
+            name="xpmobile-samples",
+        )
     app.mount("/", _WebClientFiles(directory=WEB_DIR, html=True), name="web")
     return app

@@ -20,6 +20,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 import uvloop
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from camgate.admin.service import changes
@@ -905,8 +906,34 @@ def _lines(path: Path, follow: bool) -> Iterator[str]:
 # --- serving -------------------------------------------------------------------------------------
 
 
-def _serve(settings: ServerSettings, banner: Callable[[str], None]) -> None:
+def _samples_folder(folder: Path | None) -> Path | None:
+    """``--xpmobile-samples``, checked before anything starts."""
+    from camgate.protocols.xpmobile.samples import SamplesFolderError, checked_folder
+
+    if folder is None:
+        return None
+    try:
+        return checked_folder(folder)
+    except SamplesFolderError as error:
+        err.print(f"[red]error:[/red] --xpmobile-samples: {escape(str(error))}", soft_wrap=True)
+        raise typer.Exit(2) from error
+
+
+def _print_samples(url: str, folder: Path, pages: list[str]) -> None:
+    from camgate.protocols.xpmobile.samples import PATH
+
+    base = url.rstrip("/") + PATH + "/"
+    # Unwrapped, whatever the terminal's width: URLs are copied from here.
+    out.print(f"XProtect Mobile web client library ({escape(str(folder))}): {base}", soft_wrap=True)
+    for page in pages:
+        out.print(f"  sample: {base}{page}", soft_wrap=True)
+
+
+def _serve(
+    settings: ServerSettings, banner: Callable[[str], None], samples: Path | None = None
+) -> None:
     from camgate.app import create_app
+    from camgate.protocols.xpmobile.samples import pages
     from camgate.server import Listeners, serve
 
     async def ports(core: Core) -> tuple[int, int, int]:
@@ -922,14 +949,23 @@ def _serve(settings: ServerSettings, banner: Callable[[str], None]) -> None:
         settings.http_port if settings.http_port is not None else http_port,
         settings.https_port if settings.https_port is not None else https_port,
     )
-    app = create_app(settings)
+    app = create_app(settings, xpmobile_samples_dir=samples)
+    # Looked up here: the banner is printed on the event loop.
+    sample_pages = pages(samples) if samples is not None else []
+
+    def ready() -> None:
+        # Before the banner: the demo's ends with how to stop it.
+        if samples is not None:
+            _print_samples(listeners.url(), samples, sample_pages)
+        banner(listeners.url())
+
     # uvloop: the loop that every viewer's writes go through (measured in bench/RESULTS.md).
     with (
         contextlib.suppress(KeyboardInterrupt),
         asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner,
     ):
         try:
-            runner.run(serve(app, settings, listeners, on_ready=lambda: banner(listeners.url())))
+            runner.run(serve(app, settings, listeners, on_ready=ready))
         except OSError as error:
             err.print(f"[red]error:[/red] cannot listen on {settings.host}: {error.strerror}")
             raise typer.Exit(1) from error
@@ -955,6 +991,17 @@ SegmentSeconds = Annotated[
         help="Length of recording segments; retention deletes whole segments.",
     ),
 ]
+XpMobileSamples = Annotated[
+    Path | None,
+    typer.Option(
+        "--xpmobile-samples",
+        metavar="DIR",
+        help=(
+            "Serve this checkout of the XProtect Mobile web client library (mipsdkmobile-web) "
+            "read-only at /XProtectMobile/sdk/, so that its sample pages run against camgate."
+        ),
+    ),
+]
 
 
 @app.command()
@@ -963,8 +1010,10 @@ def serve(
     http_port: HttpPort = None,
     https_port: HttpsPort = None,
     segment_seconds: SegmentSeconds = 60,
+    xpmobile_samples: XpMobileSamples = None,
 ) -> None:
     """Run the server."""
+    samples = _samples_folder(xpmobile_samples)
     settings = ServerSettings(
         data_dir=state.data_dir,
         host=host,
@@ -972,7 +1021,7 @@ def serve(
         https_port=https_port,
         segment_s=segment_seconds,
     )
-    _serve(settings, lambda url: out.print(f"camgate is running: {url}"))
+    _serve(settings, lambda url: out.print(f"camgate is running: {url}"), samples)
 
 
 async def _prepare_demo(core: Core) -> str | None:
@@ -1005,9 +1054,13 @@ async def _prepare_demo(core: Core) -> str | None:
 
 @app.command()
 def demo(
-    host: HostOption = "127.0.0.1", http_port: HttpPort = None, https_port: HttpsPort = None
+    host: HostOption = "127.0.0.1",
+    http_port: HttpPort = None,
+    https_port: HttpsPort = None,
+    xpmobile_samples: XpMobileSamples = None,
 ) -> None:
     """Run the server with three built-in synthetic demo cameras."""
+    samples = _samples_folder(xpmobile_samples)
     password = _run(_prepare_demo)
     encrypted = _run(_protection_state) == "password"
     settings = ServerSettings(
@@ -1029,7 +1082,7 @@ def demo(
             )
         out.print(f"data folder: {state.data_dir}   stop with Ctrl+C\n")
 
-    _serve(settings, banner)
+    _serve(settings, banner, samples)
 
 
 def main() -> None:

@@ -42,6 +42,10 @@ CHECKED_IN_BODY = {
     ("GET", "/api/v1/cameras/{camera_id}/playback.json"): "playback",
     ("GET", "/api/v1/cameras/{camera_id}/playback.mp4"): "playback",
     ("WS", "/api/v1/cameras/{camera_id}/playback"): "playback",
+    # The XProtect Mobile video channel: its key is a stream that RequestStream opened for a
+    # session with the permission (test_xpmobile_live.py), ended when the role loses it.
+    ("WS", "/XProtectMobile/Video/{video_id}"): "live",
+    ("WS", "/XProtectMobile/Video/{video_id}/"): "live",
 }
 PUBLIC = {
     ("GET", "/api/v1/health"),

@@ -86,7 +86,8 @@ def test_connect_and_log_in_with_both_primes_and_paddings(
             right = client.log_in(*OPERATOR)
             assert right.ok, right
             assert right.param("Username") == OPERATOR[0]
-            assert right.param("TranscodedStreamingAvailable") == "No"  # not served yet
+            assert right.param("TranscodedStreamingAvailable") == "Yes"
+            assert right.param("SupportsIncomingAudio") == "No"  # not served
             again = client.log_in(*OPERATOR)
             assert again.error_code == 23
             alive = client.command("LiveMessage")

@@ -62,6 +62,7 @@ def running_server(
     backoff: Callable[[int], float] | None = None,
     cpu_percent: Callable[[], float] | None = None,
     segment_s: int = 60,
+    xpmobile_samples_dir: Path | None = None,
 ) -> Iterator[RunningServer]:
     port = free_port()
     settings = ServerSettings(
@@ -69,7 +70,7 @@ def running_server(
     )
     given = {"backoff": backoff, "cpu_percent": cpu_percent}
     seams: dict[str, Any] = {name: value for name, value in given.items() if value is not None}
-    app = create_app(settings, **seams)
+    app = create_app(settings, xpmobile_samples_dir=xpmobile_samples_dir, **seams)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", **UVICORN_OPTIONS)  # type: ignore[arg-type]
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]

@@ -10,7 +10,8 @@ from typing import Any, cast
 
 import pytest
 
-from camgate.protocols.xpmobile.commands import Call, execute
+from camgate.protocols.xpmobile.call import Call
+from camgate.protocols.xpmobile.commands import execute
 from camgate.protocols.xpmobile.connections import ConnectionTable
 from camgate.protocols.xpmobile.errors import CommandError, ErrorCode
 from camgate.protocols.xpmobile.messages import (
@@ -21,6 +22,7 @@ from camgate.protocols.xpmobile.messages import (
     render_processing,
     render_response,
 )
+from camgate.protocols.xpmobile.streams import StreamTable
 
 HEAD = (
     '<?xml version="1.0" encoding="utf-8"?><Communication '
@@ -201,7 +203,7 @@ def test_items_nest_and_sub_items_stay_flat() -> None:
 
 def test_an_unknown_command_is_not_implemented() -> None:
     message = parse_request(_request(_command("StartTeleport")))
-    call = Call(cast(Any, None), ConnectionTable(), message, "127.0.0.1", "")
+    call = Call(cast(Any, None), ConnectionTable(), StreamTable(), message, "127.0.0.1", "")
     with pytest.raises(CommandError) as refused:
         asyncio.run(execute(call))
     assert refused.value.code is ErrorCode.NOT_IMPLEMENTED

@@ -98,11 +98,10 @@ def test_login_flags_need_the_setting_the_permission_and_the_command() -> None:
     assert flags["ExportToAvi"] == "Yes" and flags["ExportToMkv"] == "No"
     assert flags["SupportsIncomingAudio"] == "Yes"
     assert flags["Username"] == "olivia" and flags["Email"] == "olivia@example.com"
-    # Not served by this adapter yet: No, whatever the settings and permissions say.
-    now = _flags(tree, user, SERVED)
-    assert all(now[flag.name] == "No" for flag in features.FLAGS), (
-        "a flag for a command this step does not serve"
-    )
+    # What the adapter does not serve is No, whatever the settings and permissions say.
+    assert "RequestAudioStream" not in SERVED
+    assert _flags(tree, user, SERVED)["SupportsIncomingAudio"] == "No"
+    assert _flags(tree, user, frozenset())["TranscodedStreamingAvailable"] == "No"
     # Without the permission, or with the feature off: No.
     assert _flags(tree, _user(Permission.LIVE), served_all)["ExportToAvi"] == "No"
     tree.general.features.incoming_audio = False

@@ -11,9 +11,10 @@ from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime, BaseModel, Field
 from starlette.requests import HTTPConnection
 
-from camgate.api.deps import CurrentPrincipal, ServicesDep
+from camgate.api.deps import CurrentPrincipal, Services, ServicesDep
 from camgate.api.ranges import RangeNotSatisfiable, parse_range
 from camgate.api.times import iso
+from camgate.identity.models import User
 from camgate.investigations.models import (
     MAX_CAMERAS,
     MAX_NAME,
@@ -306,7 +307,14 @@ async def download_export(
     principal: CurrentPrincipal,
     svc: ServicesDep,
 ) -> Response:
-    download = await svc.investigations.download(principal.user, export_id)
+    return await serve_download(request, svc, principal.user, export_id)
+
+
+async def serve_download(request: Request, svc: Services, user: User, export_id: str) -> Response:
+    """The prepared file of ``export_id`` as ``user`` may download it: the whole or one range
+    (``Range``, ``If-Range``), or just the headers for ``HEAD``; a download is audited. Also
+    what the XProtect Mobile adapter's download links answer."""
+    download = await svc.investigations.download(user, export_id)
     size = download.size
     etag = f'"{download.export.id}-{size}"'
     headers = {
@@ -334,7 +342,7 @@ async def download_export(
     if request.method == "HEAD":
         return Response(status_code=code, headers=headers, media_type=media_type)
     part = "all" if wanted is None else f"{start}-{end - 1}"
-    await svc.investigations.downloaded(principal.user, _address(request), download.export, part)
+    await svc.investigations.downloaded(user, _address(request), download.export, part)
     return StreamingResponse(
         _body(download, start, end), status_code=code, headers=headers, media_type=media_type
     )

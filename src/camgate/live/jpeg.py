@@ -33,6 +33,9 @@ class JpegRequest:
     fps: float | None = None
     quality: int = DEFAULT_QUALITY
     zoomed: bool = False
+    #: Width and height are a box the picture fits in, keeping its aspect ratio (the XProtect
+    #: Mobile clients' DestWidth/DestHeight), rather than the exact size.
+    fit: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +44,8 @@ class JpegPlan:
     hub: LiveHub
     requested: OutputSpec
     masks: tuple[Rect, ...] = ()
+    #: The part of the picture shown (digital zoom); None for all of it.
+    crop: Rect | None = None
 
 
 def sized(width: int | None, height: int | None, source_w: int, source_h: int) -> tuple[int, int]:
@@ -54,8 +59,21 @@ def sized(width: int | None, height: int | None, source_w: int, source_h: int) -
     return source_w, source_h
 
 
-def _size(request: JpegRequest, source: StreamShape) -> tuple[int, int]:
-    return sized(request.width, request.height, source.width, source.height)
+def fitted(width: int, height: int, source_w: int, source_h: int) -> tuple[int, int]:
+    """The largest size within ``width`` × ``height`` with the source's aspect ratio."""
+    if width * source_h <= height * source_w:
+        return sized(width, None, source_w, source_h)
+    return sized(None, height, source_w, source_h)
+
+
+def _size(request: JpegRequest, source: StreamShape, crop: Rect | None) -> tuple[int, int]:
+    shown_w, shown_h = source.width, source.height
+    if crop is not None:
+        shown_w = max(2, round(source.width * crop.width))
+        shown_h = max(2, round(source.height * crop.height))
+    if request.fit and request.width and request.height:
+        return fitted(request.width, request.height, shown_w, shown_h)
+    return sized(request.width, request.height, shown_w, shown_h)
 
 
 def plan(
@@ -66,7 +84,10 @@ def plan(
     level: Level,
     stream: str | None,
     masks: Sequence[Rect] = (),
+    crop: Rect | None = None,
 ) -> JpegPlan:
+    """The stream to decode and the output to ask for. With a ``crop``, the asked size is that
+    of the cropped part (one side alone keeps the crop's aspect ratio)."""
     hubs = {camera_stream.id: hub for camera_stream, hub in runtime.camera_hubs(camera_id)}
     shapes = [
         StreamShape(stream_id, hub.config.width, hub.config.height)
@@ -83,19 +104,19 @@ def plan(
             raise not_found("stream")
     else:
         biggest = max(shapes, key=lambda shape: shape.width * shape.height)
-        want_w, want_h = _size(request, biggest)
+        want_w, want_h = _size(request, biggest, crop)
         chosen = choose_for_request(
             shapes,
             want_w,
             want_h,
             performance.streaming_mode,
             adaptive=performance.adaptive_streaming,
-            zoomed=request.zoomed,
+            zoomed=request.zoomed or crop is not None,
         )
-    width, height = _size(request, chosen)
+    width, height = _size(request, chosen, crop)
     fps = request.fps if request.fps is not None else level.max_fps
     requested = OutputSpec(width, height, fps, request.quality)
-    return JpegPlan(chosen.stream_id, hubs[chosen.stream_id], requested, tuple(masks))
+    return JpegPlan(chosen.stream_id, hubs[chosen.stream_id], requested, tuple(masks), crop)
 
 
 async def frames(
@@ -105,7 +126,10 @@ async def frames(
     while True:
         level = limits.level
         spec = clamp(chosen.requested, level)
-        with registry.subscribe(chosen.stream_id, chosen.hub, spec, chosen.masks) as subscription:
+        subscription = registry.subscribe(
+            chosen.stream_id, chosen.hub, spec, chosen.masks, chosen.crop
+        )
+        with subscription:
             while limits.level is level:
                 try:
                     item = await subscription.get()

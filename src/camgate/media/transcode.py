@@ -1,9 +1,9 @@
 """Transcoded live video: a camera stream decoded, scaled and encoded as JPEG frames.
 
-One :class:`Transcoder` runs per distinct output (stream, :class:`OutputSpec`, privacy masks) and
-every viewer of that output shares its JPEGs through a :class:`FanOut`: ten viewers asking for the
-same size, rate and quality cost one transcoder. :class:`TranscoderRegistry` starts a transcoder
-with its first viewer and stops it after the last.
+One :class:`Transcoder` runs per distinct output (stream, :class:`OutputSpec`, privacy masks,
+crop) and every viewer of that output shares its JPEGs through a :class:`FanOut`: ten viewers
+asking for the same size, rate and quality cost one transcoder. :class:`TranscoderRegistry`
+starts a transcoder with its first viewer and stops it after the last.
 
 Threads: the transcoder itself lives on the event loop (it reads the hub's packets and publishes
 JPEGs); decoding, scaling and encoding run as jobs on a shared, bounded executor. A transcoder has
@@ -79,12 +79,15 @@ WALLCLOCK_MEMORY = 64
 SNAPSHOT_QUALITY = 85
 
 _EPSILON = 1e-6
+#: Pixel formats whose planes a crop can slice as they are.
+_PLANAR_420 = frozenset({"yuv420p", "yuvj420p"})
 _PACKET_TIME_BASE = Fraction(1, TIMESCALE)
 
 
 @dataclass(frozen=True, slots=True, order=True)
 class Rect:
-    """A privacy mask: a rectangle in picture coordinates from 0 to 1, filled black."""
+    """A rectangle in picture coordinates from 0 to 1: a privacy mask (filled black), or the
+    part of the picture a viewer zooms into (a crop)."""
 
     x: float
     y: float
@@ -192,24 +195,93 @@ def plane_array(plane: av.video.plane.VideoPlane) -> NDArray[np.uint8]:
     return rows[:, : plane.width]
 
 
-class JpegEncoder:
-    """Scales decoded frames to one size, blacks out the masks, encodes JPEG. One thread only."""
+Box = tuple[int, int, int, int]
 
-    def __init__(self, width: int, height: int, quality: int, masks: Sequence[Rect]) -> None:
+
+def crop_box(crop: Rect, width: int, height: int) -> Box:
+    """``crop`` in pixels of a ``width``×``height`` picture (left, top, right, bottom), rounded
+    outwards to even pixels (4:2:0 chroma halves them), at least 2×2, inside the picture."""
+    left, top, right, bottom = crop.pixels(width, height)
+    even_width, even_height = max(2, width // 2 * 2), max(2, height // 2 * 2)
+    right = min(even_width, (right + 1) // 2 * 2)
+    bottom = min(even_height, (bottom + 1) // 2 * 2)
+    left = min(left // 2 * 2, right - 2)
+    top = min(top // 2 * 2, bottom - 2)
+    return left, top, right, bottom
+
+
+def crop_frame(frame: av.VideoFrame, box: Box) -> av.VideoFrame:
+    """The part of ``frame`` inside ``box`` (from :func:`crop_box`), as a new 4:2:0 frame."""
+    planar = frame if frame.format.name in _PLANAR_420 else frame.reformat(format="yuv420p")
+    left, top, right, bottom = box
+    luma, blue, red = (plane_array(plane) for plane in planar.planes)
+    chroma = slice(top // 2, bottom // 2), slice(left // 2, right // 2)
+    parts = (luma[top:bottom, left:right], blue[chroma], red[chroma])
+    # from_ndarray reads a 4:2:0 picture as its three planes one after the other.
+    flat = np.concatenate([part.reshape(-1) for part in parts])
+    return av.VideoFrame.from_ndarray(flat.reshape(-1, right - left), format=planar.format.name)
+
+
+def _mask_in_box(mask: Rect, box: Box, width: int, height: int, out: tuple[int, int]) -> Box | None:
+    """A mask of the whole ``width``×``height`` picture in pixels of the output made from
+    ``box``; rounded outwards at every step, so that it never shrinks. None outside the box."""
+    left, top, right, bottom = mask.pixels(width, height)
+    box_left, box_top, box_right, box_bottom = box
+    left, top = max(left, box_left), max(top, box_top)
+    right, bottom = min(right, box_right), min(bottom, box_bottom)
+    if right <= left or bottom <= top:
+        return None
+    scale_x = out[0] / (box_right - box_left)
+    scale_y = out[1] / (box_bottom - box_top)
+    return (
+        math.floor((left - box_left) * scale_x),
+        math.floor((top - box_top) * scale_y),
+        min(out[0], math.ceil((right - box_left) * scale_x)),
+        min(out[1], math.ceil((bottom - box_top) * scale_y)),
+    )
+
+
+class JpegEncoder:
+    """Crops (digital zoom) and scales decoded frames to one size, blacks out the masks, encodes
+    JPEG. One thread only.
+
+    A crop is a rectangle of the picture like a mask (0 to 1). The masks cover the whole
+    picture: with a crop they are placed by the crop's pixels in each frame, so that the picture
+    shown is masked exactly where the uncropped one is."""
+
+    def __init__(
+        self,
+        width: int,
+        height: int,
+        quality: int,
+        masks: Sequence[Rect],
+        crop: Rect | None = None,
+    ) -> None:
         self.width = width
         self.height = height
         self._quality = quality
+        self._mask_rects = tuple(masks)
         self._masks = tuple(mask.pixels(width, height) for mask in masks)
+        self._crop = crop
         self._reformatter = VideoReformatter()
 
     def encode(self, frame: av.VideoFrame) -> bytes:
+        masks: Sequence[Box] = self._masks
+        if self._crop is not None:
+            box = crop_box(self._crop, frame.width, frame.height)
+            size = (self.width, self.height)
+            placed = (
+                _mask_in_box(m, box, frame.width, frame.height, size) for m in self._mask_rects
+            )
+            masks = [mask for mask in placed if mask is not None]
+            frame = crop_frame(frame, box)
         # One scaling thread: parallelism comes from the decoder and from other transcoders.
         scaled = self._reformatter.reformat(frame, self.width, self.height, "yuvj420p", threads=1)
         luma, blue, red = (plane_array(plane) for plane in scaled.planes)
-        if self._masks:
+        if masks:
             # Copies: when no conversion was needed, the planes are the decoder's own picture.
             luma, blue, red = luma.copy(), blue.copy(), red.copy()
-            for left, top, right, bottom in self._masks:
+            for left, top, right, bottom in masks:
                 luma[top:bottom, left:right] = 0
                 # Chroma planes are half size; neutral chroma makes the black true black.
                 chroma = slice(top // 2, (bottom + 1) // 2), slice(left // 2, (right + 1) // 2)
@@ -301,10 +373,11 @@ class _Pipeline:
         self,
         spec: OutputSpec,
         masks: Sequence[Rect],
+        crop: Rect | None,
         decoders: HardwareDecoders,
         prefer_hardware: bool,
     ) -> None:
-        self._encoder = JpegEncoder(spec.width, spec.height, spec.quality, masks)
+        self._encoder = JpegEncoder(spec.width, spec.height, spec.quality, masks, crop)
         self._gate = FrameRateGate(spec.fps)
         self._decoders = decoders
         self._prefer_hardware = prefer_hardware
@@ -392,11 +465,13 @@ class Transcoder:
         pool: Executor,
         *,
         masks: Sequence[Rect] = (),
+        crop: Rect | None = None,
         decoders: HardwareDecoders | None = None,
         prefer_hardware: bool = False,
     ) -> None:
         self.spec = spec
         self.masks = tuple(masks)
+        self.crop = crop
         self.jpegs: FanOut[JpegFrame] = FanOut(
             subscriber_capacity=JPEG_SUBSCRIBER_CAPACITY, gop_limit=JPEG_GOP_LIMIT
         )
@@ -408,7 +483,9 @@ class Transcoder:
         self.published_frames = 0
         self._hub = hub
         self._pool = pool
-        self._pipeline = _Pipeline(spec, masks, decoders or HardwareDecoders(), prefer_hardware)
+        self._pipeline = _Pipeline(
+            spec, masks, crop, decoders or HardwareDecoders(), prefer_hardware
+        )
         self._cadence = KeyframeCadence()
         self._keyframe_only = self._cadence.keyframes_suffice(spec.fps)
         self._skipping = False
@@ -597,11 +674,11 @@ class JpegSubscription:
         self.close()
 
 
-_Key = tuple[str, OutputSpec, tuple[Rect, ...]]
+_Key = tuple[str, OutputSpec, tuple[Rect, ...], Rect | None]
 
 
 class TranscoderRegistry:
-    """The running transcoders, one per (stream, output spec, masks). Lives on the loop.
+    """The running transcoders, one per (stream, output spec, masks, crop). Lives on the loop.
 
     ``prefer_hardware`` is asked as each transcoder starts (the hardware decoding setting: a
     change applies to transcoders started afterwards); all of them share ``decoders``.
@@ -630,15 +707,25 @@ class TranscoderRegistry:
         return sum(1 for transcoder in self._transcoders.values() if transcoder.running)
 
     def find(
-        self, stream_id: str, spec: OutputSpec, masks: Sequence[Rect] = ()
+        self,
+        stream_id: str,
+        spec: OutputSpec,
+        masks: Sequence[Rect] = (),
+        crop: Rect | None = None,
     ) -> Transcoder | None:
-        return self._transcoders.get(_key(stream_id, spec, masks))
+        return self._transcoders.get(_key(stream_id, spec, masks, crop))
 
     def subscribe(
-        self, stream_id: str, hub: PacketSource, spec: OutputSpec, masks: Sequence[Rect] = ()
+        self,
+        stream_id: str,
+        hub: PacketSource,
+        spec: OutputSpec,
+        masks: Sequence[Rect] = (),
+        crop: Rect | None = None,
     ) -> JpegSubscription:
-        """A viewer of this output; its transcoder starts now if it is the first viewer."""
-        key = _key(stream_id, spec, masks)
+        """A viewer of this output (``crop``: the part of the picture it shows, None for all of
+        it); its transcoder starts now if it is the first viewer."""
+        key = _key(stream_id, spec, masks, crop)
         transcoder = self._transcoders.get(key)
         if transcoder is None or not transcoder.running:
             transcoder = Transcoder(
@@ -646,6 +733,7 @@ class TranscoderRegistry:
                 spec,
                 self._pool,
                 masks=key[2],
+                crop=crop,
                 decoders=self.decoders,
                 prefer_hardware=self.prefer_hardware(),
             )
@@ -670,6 +758,6 @@ class TranscoderRegistry:
             await transcoder.wait_closed()
 
 
-def _key(stream_id: str, spec: OutputSpec, masks: Sequence[Rect]) -> _Key:
+def _key(stream_id: str, spec: OutputSpec, masks: Sequence[Rect], crop: Rect | None) -> _Key:
     """Masks in any order, or repeated, make the same output."""
-    return stream_id, spec, tuple(sorted(set(masks)))
+    return stream_id, spec, tuple(sorted(set(masks))), crop

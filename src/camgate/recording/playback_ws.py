@@ -2,9 +2,9 @@
 
 ``WS /api/v1/cameras/{id}/playback?start=…`` (docs/ref/api.md): the client plays (¼× to 16×),
 pauses, seeks and steps frame by frame; the server sends each frame as a ``frame`` message with
-its capture time, then the JPEG. The media part is :mod:`camgate.media.player`; here are the
-protocol, the pacing loop, and the segments, fetched from the recording service a window at a
-time around the position.
+its capture time, then the JPEG. Finding and rendering frames is
+:class:`camgate.recording.frames.RecordedFrames` (the media part is :mod:`camgate.media.player`);
+here are the protocol and the pacing loop.
 
 Bounded: one job (find or render) in flight per connection, since every job is awaited before
 the next; the renderer keeps one GOP of JPEGs; one frame is sent at a time, and a frame that is
@@ -20,9 +20,8 @@ import functools
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import AwareDatetime, BaseModel, Field, TypeAdapter, ValidationError
@@ -34,23 +33,22 @@ from camgate.core.errors import CamgateError, ErrorKind, invalid, not_found
 from camgate.identity.models import Permission
 from camgate.live.access import viewable_camera, watching
 from camgate.live.api import refuse, serve
-from camgate.live.jpeg import DEFAULT_QUALITY, JpegRequest, describe, sized
+from camgate.live.jpeg import DEFAULT_QUALITY, JpegRequest, describe
 from camgate.live.jpeg_api import Height, Quality, Width
 from camgate.live.viewers import Delivery, Viewer
-from camgate.media.limits import OutputSpec, clamp
+from camgate.media.limits import OutputSpec
 from camgate.media.packet import TIMESCALE
 from camgate.media.player import (
     MAX_SPEED,
     MIN_SPEED,
     Frame,
-    FrameFinder,
-    FrameRenderer,
     Pace,
     RecordingUnreadable,
     hole,
     keyframes_only,
 )
 from camgate.media.transcode import FrameRateGate
+from camgate.recording.frames import Landing, RecordedFrames, output_spec, recorded_stream
 from camgate.recording.models import RecorderState
 from camgate.recording.playback import GAP_TOLERANCE_S
 
@@ -58,8 +56,6 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1/cameras/{camera_id}", tags=["recordings"])
 
-#: Segments are fetched this far on either side of the position (and again beyond it).
-WINDOW_S = 300.0
 #: Commands waiting for the player; a client that sends more waits for the socket.
 COMMAND_QUEUE = 8
 #: The viewer's protocol on the status page.
@@ -69,11 +65,6 @@ PROTOCOL = "playback"
 LIVE_EDGE_S = 10.0
 #: How often following looks for the recorder's next GOP.
 FOLLOW_S = 0.5
-#: Times in messages are cut to the millisecond: a seek to the time a frame was sent with
-#: shows that frame, not the one before.
-TIME_RESOLUTION_S = 0.001
-
-T = TypeVar("T")
 
 
 class Play(BaseModel):
@@ -128,16 +119,6 @@ def start_time(start: str | None) -> float:
     return parsed.timestamp()
 
 
-@dataclass(frozen=True, slots=True)
-class Landing:
-    """Where a seek lands: the frame to show, the gap it jumped (from where), whether it is
-    the last frame recorded."""
-
-    frame: Frame
-    gap_from: float | None = None
-    end: bool = False
-
-
 class PlaybackSession:
     """One client's playback: position, state, speed, and every message it is sent."""
 
@@ -157,14 +138,7 @@ class PlaybackSession:
         self._request = request
         self._speed = speed
         self._playing = True
-        self._finder = FrameFinder()
-        transcoders = svc.transcoders
-        self._renderer = FrameRenderer(
-            transcoders.decoders,
-            camera.privacy_masks,
-            prefer_hardware=transcoders.prefer_hardware(),
-        )
-        self._pool = transcoders.pool
+        self.frames = RecordedFrames(svc, camera, stream_id)
         self.commands: asyncio.Queue[Order] = asyncio.Queue(COMMAND_QUEUE)
         self._viewer: Viewer | None = None
         self._spec: OutputSpec | None = None
@@ -176,57 +150,6 @@ class PlaybackSession:
         self._gate = FrameRateGate(1.0)
         #: Whether playing waits at the end of the recording being written.
         self._following = False
-
-    # --- finding frames -----------------------------------------------------------------------
-
-    async def locate(self, time: float) -> Landing | None:
-        """Where a seek to ``time`` lands: the frame shown at ``time``; in a gap, the next
-        recorded frame; past the last recording, the last frame (None: nothing recorded)."""
-        await self._load(time)
-        frame = await self._job(functools.partial(self._finder.at, time + TIME_RESOLUTION_S))
-        if frame is not None:
-            return Landing(frame)
-        frame = await self._next(time)
-        if frame is not None:
-            return Landing(frame, gap_from=time)
-        frame = await self._previous(time)
-        return None if frame is None else Landing(frame, end=True)
-
-    async def _load(self, time: float) -> None:
-        """Look among the stream's segments within :data:`WINDOW_S` of ``time``."""
-        _, segments = await self._svc.recordings.stream_segments(
-            self._camera.id, time - WINDOW_S, time + WINDOW_S, self._stream_id
-        )
-        self._finder.use(segments)
-
-    async def _next(self, time: float, keyframes: bool = False) -> Frame | None:
-        look = functools.partial(self._finder.after, time, keyframes_only=keyframes)
-        return await self._search(look, time, forward=True)
-
-    async def _previous(self, time: float) -> Frame | None:
-        return await self._search(functools.partial(self._finder.before, time), time, forward=False)
-
-    async def _search(
-        self, look: Callable[[], Frame | None], time: float, *, forward: bool
-    ) -> Frame | None:
-        """``look`` among the segments known; then among fresh ones around ``time`` (video
-        written since, or past the window); then around the next (previous) recording."""
-        frame = await self._job(look)
-        if frame is None:
-            await self._load(time)
-            frame = await self._job(look)
-        if frame is None:
-            beyond = await self._svc.recordings.neighbour(
-                self._camera.id, self._stream_id, time, after=forward
-            )
-            if beyond is not None:
-                await self._load(beyond)
-                frame = await self._job(look)
-        return frame
-
-    async def _job(self, work: Callable[[], T]) -> T:
-        """Blocking work in the transcoding pool; awaited, so one job at a time."""
-        return await asyncio.get_running_loop().run_in_executor(self._pool, work)
 
     # --- the session --------------------------------------------------------------------------
 
@@ -257,9 +180,7 @@ class PlaybackSession:
                     await self._send({"type": "error", "detail": f"cannot read {error}"})
                     await self._send_state()
         finally:
-            with contextlib.suppress(RuntimeError):  # the pool is shut down with the server
-                # Not awaited: the renderer's lock lets a render still running finish first.
-                self._pool.submit(self._renderer.close)
+            self.frames.close()
 
     async def _advance(self) -> None:
         if self._playing:
@@ -289,7 +210,7 @@ class PlaybackSession:
                 await self._step(frames)
 
     async def _seek(self, time: float) -> None:
-        landing = await self.locate(time)
+        landing = await self.frames.locate(time)
         if landing is None:
             await self._send({"type": "error", "detail": "nothing is recorded any more"})
             return
@@ -314,7 +235,7 @@ class PlaybackSession:
         shown = self._shown
         assert shown is not None
         if frames > 0:
-            frame = await self._next(shown.time)
+            frame = await self.frames.next(shown.time)
             if frame is None:
                 await self._end()
                 return
@@ -322,7 +243,7 @@ class PlaybackSession:
             await self._show_or_tell(frame)
         else:
             # At the first frame recorded, stepping back shows it again.
-            frame = await self._previous(shown.time) or shown
+            frame = await self.frames.previous(shown.time) or shown
             await self._show_or_tell(frame, keep_earlier=True)
         self._at = self._shown
         await self._send_state()
@@ -332,7 +253,7 @@ class PlaybackSession:
         at = self._at
         assert at is not None
         keyframes = keyframes_only(self._speed)
-        frame = await self._next(at.time, keyframes)
+        frame = await self.frames.next(at.time, keyframes)
         if frame is None:
             await self._follow_or_end(at)
             return
@@ -369,14 +290,13 @@ class PlaybackSession:
 
     async def _catch_up(self, frame: Frame, now: float, keyframes: bool) -> Frame:
         """The frame due now instead of a late one, unless a gap lies between them."""
-        look = functools.partial(
-            self._finder.at, self._pace.position(now), keyframes_only=keyframes
-        )
-        due = await self._job(look)
+        finder = self.frames.finder
+        look = functools.partial(finder.at, self._pace.position(now), keyframes_only=keyframes)
+        due = await self.frames.job(look)
         if (
             due is None
             or due.time <= frame.time
-            or hole(self._finder.pieces, frame.end, due.time, GAP_TOLERANCE_S) is not None
+            or hole(finder.pieces, frame.end, due.time, GAP_TOLERANCE_S) is not None
         ):
             return frame
         return due
@@ -420,14 +340,7 @@ class PlaybackSession:
     # --- sending ------------------------------------------------------------------------------
 
     def _spec_for(self, frame: Frame) -> OutputSpec:
-        """The output for a frame: the size asked (or the recorded stream's), within the
-        limitation level in force, as live JPEG is."""
-        config = frame.segment.config
-        wanted = self._request
-        width, height = sized(wanted.width, wanted.height, config.width, config.height)
-        level = self._svc.limits.level
-        fps = wanted.fps if wanted.fps is not None else level.max_fps
-        return clamp(OutputSpec(width, height, fps, wanted.quality), level)
+        return output_spec(self._request, frame.segment.config, self._svc.limits.level)
 
     async def _announce(self, frame: Frame) -> None:
         """The ``playback`` message: what the JPEGs are (again whenever that changes)."""
@@ -447,12 +360,7 @@ class PlaybackSession:
             await self._announce(frame)
         spec = self._spec
         assert spec is not None and self._viewer is not None
-
-        def render() -> bytes | None:
-            gop = self._finder.gop(frame)
-            return self._renderer.render(gop, frame, spec, alone=alone, keep_earlier=keep_earlier)
-
-        jpeg = await self._job(render)
+        jpeg = await self.frames.render(frame, spec, alone=alone, keep_earlier=keep_earlier)
         if jpeg is None:
             return False
         await self._send({"type": "frame", "time": iso(frame.time), "keyframe": frame.keyframe})
@@ -472,7 +380,7 @@ class PlaybackSession:
 
     async def _tell_gap(self, before: Frame, after: Frame) -> bool:
         """Send a ``gap`` message if the recordings have one between the two frames."""
-        found = hole(self._finder.pieces, before.end, after.time, GAP_TOLERANCE_S)
+        found = hole(self.frames.finder.pieces, before.end, after.time, GAP_TOLERANCE_S)
         if found is not None:
             await self._send({"type": "gap", "from": iso(found[0]), "to": iso(after.time)})
         return found is not None
@@ -487,20 +395,6 @@ class PlaybackSession:
 
     async def _send(self, message: dict[str, object]) -> None:
         await self._ws.send_text(json.dumps(message))
-
-
-async def _recorded_stream(svc: Services, camera: Camera, time: float, stream: str | None) -> str:
-    """The stream to play: the one asked for, else the one recorded around ``time``, else the
-    one the camera records."""
-    if stream is not None:
-        return stream
-    found, _ = await svc.recordings.stream_segments(camera.id, time - WINDOW_S, time + WINDOW_S)
-    if found is not None:
-        return found
-    if not camera.streams:
-        raise not_found("recorded video")
-    position = (await svc.recordings.config(camera.id)).stream_position
-    return camera.streams[min(position, len(camera.streams) - 1)].id
 
 
 @router.websocket("/playback")
@@ -522,10 +416,10 @@ async def playback_websocket(
         begin = start_time(start)
         if not MIN_SPEED <= speed <= MAX_SPEED:
             raise invalid(f"speed runs from {MIN_SPEED:g} to {MAX_SPEED:g}")
-        stream_id = await _recorded_stream(svc, camera, begin, stream)
+        stream_id = await recorded_stream(svc, camera, begin, stream)
         wanted = JpegRequest(width, height, quality=quality)
         session = PlaybackSession(websocket, svc, camera, stream_id, wanted, speed)
-        first = await session.locate(begin)
+        first = await session.frames.locate(begin)
         if first is None:
             raise not_found("recorded video")
     except RecordingUnreadable as error:

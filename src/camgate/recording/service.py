@@ -204,6 +204,11 @@ class RecordingService:
         min_free_mb = self._settings().min_free_mb
         return await asyncio.to_thread(disk_status, self.root, min_free_mb)
 
+    async def recorded_bytes(self) -> int:
+        """Bytes of every camera's finished recordings, as the index counts them."""
+        async with self._db() as db:
+            return sum(size for size, _segments in (await store.usage(db)).values())
+
     async def aclose(self) -> None:
         recorders, self._recorders = self._recorders, {}
         await asyncio.gather(*(recorder.stop() for recorder in recorders.values()))

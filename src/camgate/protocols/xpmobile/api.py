@@ -18,7 +18,8 @@ from fastapi.responses import Response, StreamingResponse
 from camgate.api.deps import Services, services
 from camgate.protocols.xpmobile import commands
 from camgate.protocols.xpmobile.call import Call
-from camgate.protocols.xpmobile.connections import ConnectionTable
+from camgate.protocols.xpmobile.channel import Channel
+from camgate.protocols.xpmobile.channel import channel as channel_of
 from camgate.protocols.xpmobile.errors import CommandError, ErrorCode
 from camgate.protocols.xpmobile.messages import (
     Message,
@@ -40,25 +41,6 @@ PROCESSING_EVERY_S = 5.0
 MEDIA_TYPE = "text/xml; charset=utf-8"
 
 router = APIRouter(tags=["xpmobile"], include_in_schema=False)
-
-
-class _Channel:
-    """The command channel's state in one app: its connections, and the commands still running
-    for a client that went away (kept until they end)."""
-
-    def __init__(self) -> None:
-        self.connections = ConnectionTable()
-        self.running: set[asyncio.Task[bytes]] = set()
-
-
-def _channel(request: Request) -> _Channel:
-    # On the app's state, like the services: shared by the HTTP and the HTTPS server.
-    state = request.app.state
-    channel = getattr(state, "xpmobile", None)
-    if not isinstance(channel, _Channel):
-        channel = _Channel()
-        state.xpmobile = channel
-    return channel
 
 
 class _TooLarge(Exception):
@@ -83,11 +65,12 @@ def _refused(error: CommandError, status: int) -> Response:
     return Response(render_response("", 0, None, error), status, media_type=MEDIA_TYPE)
 
 
-async def _answer(svc: Services, channel: _Channel, message: Message, request: Request) -> bytes:
+async def _answer(svc: Services, channel: Channel, message: Message, request: Request) -> bytes:
     """The response message; never raises (a failure of camgate is answered and logged)."""
     call = Call(
         svc,
         channel.connections,
+        channel.streams,
         message,
         address=request.client.host if request.client else "unknown",
         user_agent=request.headers.get("user-agent", "")[:200],
@@ -130,7 +113,7 @@ async def communication(request: Request) -> Response:
         message = parse_request(body)
     except CommandError as error:
         return _refused(error, 400)
-    channel = _channel(request)
+    channel = channel_of(request)
     task = asyncio.create_task(_answer(svc, channel, message, request))
     channel.running.add(task)
     task.add_done_callback(channel.running.discard)

@@ -22,7 +22,15 @@ from camgate.identity.service import Login, SecondStep
 from camgate.identity.twostep import TICKET_S, TwoStepMethod
 from camgate.live import service as live
 from camgate.live.access import viewable_camera
-from camgate.protocols.xpmobile import catalogue, features
+from camgate.protocols.xpmobile import (
+    bookmarks,
+    catalogue,
+    evidence,
+    features,
+    investigations,
+    recordings,
+)
+from camgate.protocols.xpmobile import live as live_video
 from camgate.protocols.xpmobile.call import Call, Command, Needs, viewable
 from camgate.protocols.xpmobile.connections import Connection, Stage
 from camgate.protocols.xpmobile.crypto import (
@@ -31,7 +39,6 @@ from camgate.protocols.xpmobile.crypto import (
     KeyPair,
     Padding,
     decode_public_key,
-    decrypt_text,
     encode_public_key,
     session_key,
 )
@@ -50,8 +57,6 @@ PRODUCT_CODE = "camgate"
 #: What Connect assumes when the client does not say (the protocol's defaults).
 DEFAULT_PRIME_BITS = 1024
 DEFAULT_PADDING = Padding.PKCS7
-#: JPEG quality of a thumbnail when the client sends no ``ComprLevel`` (the protocol's default).
-DEFAULT_COMPRESSION = 70
 #: Logged-in connections whose session ended are forgotten this often.
 SWEEP_S = 5.0
 #: As the REST API bounds them (identity.api.LoginRequest, CodeRequest).
@@ -112,21 +117,6 @@ async def connect(call: Call) -> Reply:
     )
 
 
-def _decrypted(call: Call, name: str, longest: int) -> str:
-    connection = call.current
-    try:
-        text = decrypt_text(call.param(name), connection.key, connection.padding)
-    except CryptoError as error:
-        raise CommandError(
-            ErrorCode.WRONG_INPUT_PARAMETER, f"{name} cannot be decrypted: {error}"
-        ) from None
-    if not text:
-        raise CommandError(ErrorCode.MISSING_INPUT_PARAMETER, f"{name} is empty")
-    if len(text) > longest:
-        raise CommandError(ErrorCode.INPUT_PARAMETER_TOO_LONG, f"{name} is too long")
-    return text
-
-
 async def log_in(call: Call) -> Reply:
     connection = call.current
     if connection.stage is Stage.LOGGED_IN:
@@ -135,8 +125,8 @@ async def log_in(call: Call) -> Reply:
     if login_type not in ("Basic", "ActiveDirectory"):
         # External identity providers (LoginType External): camgate has none.
         raise CommandError(ErrorCode.FEATURE_IS_DISABLED, f"LoginType {login_type} is not offered")
-    username = _decrypted(call, "Username", MAX_USERNAME)
-    password = _decrypted(call, "Password", MAX_PASSWORD)
+    username = call.secret("Username", MAX_USERNAME)
+    password = call.secret("Password", MAX_PASSWORD)
     connection.restart()  # a new LogIn drops a second step that was under way
     svc = call.svc
     # The session list shows it: the protocol, the client's kind (WebClient…), its User-Agent.
@@ -326,10 +316,8 @@ async def get_thumbnail(call: Call) -> Reply:
     if not principal.user.may(Permission.LIVE):  # before the camera is looked up (ADR 0013)
         raise CommandError(ErrorCode.INSUFFICIENT_USER_RIGHTS, "your role may not watch live video")
     camera_id = call.guid("CameraId")
-    width = call.number("DestWidth", 16, 7680, None)
-    height = call.number("DestHeight", 16, 4320, None)
-    quality = call.number("ComprLevel", 1, 100, DEFAULT_COMPRESSION)
-    assert quality is not None
+    width, height = call.dest_size()
+    quality = call.compression()
     svc = call.svc
     try:
         camera = await viewable_camera(svc, principal, camera_id)
@@ -351,9 +339,14 @@ COMMANDS: dict[str, Command] = {
     "GetAllViewsAndCameras": Command(get_all_views_and_cameras, Needs.SESSION),
     "GetCapabilities": Command(get_capabilities, Needs.SESSION),
     "GetThumbnail": Command(get_thumbnail, Needs.SESSION),
+    **recordings.COMMANDS,
+    **bookmarks.COMMANDS,
+    **evidence.COMMANDS,
+    **investigations.COMMANDS,
+    **live_video.COMMANDS,
 }
 #: What this adapter serves: the login flags follow it (features.py).
-SERVED = frozenset(COMMANDS)
+SERVED = frozenset(COMMANDS) | live_video.CAPABILITIES
 
 
 async def _session(call: Call, connection: Connection) -> Principal:

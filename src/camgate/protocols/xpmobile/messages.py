@@ -149,6 +149,17 @@ class Item:
 
 
 @dataclass(frozen=True, slots=True)
+class Block:
+    """A payload element of its own shape (``<ServerStatus>``, ``<Exports>``,
+    ``<OEHeaderGroup>``): rendered as given, attributes, text and children."""
+
+    tag: str
+    attributes: tuple[tuple[str, str], ...] = ()
+    text: str | None = None
+    children: tuple[Block, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     """What a command answers when it succeeds."""
 
@@ -160,6 +171,8 @@ class Reply:
     sub_items: tuple[Item, ...] | None = None
     #: ``<Thumbnail>``: a base64 JPEG.
     thumbnail: str | None = None
+    #: Other payload elements, after those above.
+    blocks: tuple[Block, ...] = ()
 
 
 def _tree(parent: ET.Element, items: Sequence[Item], *, nested: bool) -> None:
@@ -173,6 +186,13 @@ def _tree(parent: ET.Element, items: Sequence[Item], *, nested: bool) -> None:
             ET.SubElement(element, "Properties", dict(item.properties))
         if item.items:
             _tree(ET.SubElement(element, "Items"), item.items, nested=True)
+
+
+def _block(parent: ET.Element, block: Block) -> None:
+    element = ET.SubElement(parent, block.tag, dict(block.attributes))
+    element.text = block.text
+    for child in block.children:
+        _block(element, child)
 
 
 def _message(
@@ -218,6 +238,8 @@ def render_response(
                 _tree(ET.SubElement(command, "SubItems"), outcome.sub_items, nested=False)
             if outcome.thumbnail is not None:
                 ET.SubElement(command, "Thumbnail").text = outcome.thumbnail
+            for block in outcome.blocks:
+                _block(command, block)
             ET.SubElement(command, "Result").text = "OK"
         else:
             ET.SubElement(command, "Result").text = "Error"

@@ -1,0 +1,510 @@
+"""Live video over the protocol: ``RequestStream`` (``SignalType=Live``), ``ChangeStream`` and
+``CloseStream``, and the live stream they make.
+
+A live stream is what camgate's own live clients get, through the same functions: the direct
+or transcoded decision of ``live.service.decide`` (L2), JPEG frames from ``live.jpeg`` within
+the limitation level in force with adaptive streaming, fMP4 fragments from the camera's hub,
+and the viewer registration that the status page counts and that the session's end, the client
+timeout and a right taken away end. ``StreamType=FragmentedMP4`` asks for direct streaming; when
+the rules say transcode, the stream carries JPEG frames instead, which is how the protocol tells
+a client to fall back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import uuid
+from collections import deque
+from collections.abc import Coroutine
+from typing import Any
+
+from camgate.api.deps import Services
+from camgate.cameras.models import Camera
+from camgate.core.errors import CamgateError, ErrorKind
+from camgate.identity.models import Permission, Principal
+from camgate.live import service as live
+from camgate.live.access import viewable_camera, watching
+from camgate.live.jpeg import JpegPlan, JpegRequest, frames, plan
+from camgate.live.viewers import Delivery
+from camgate.media.fanout import Closed, Notice
+from camgate.media.hub import Fragment, InitSegment, LiveHub, StreamStatus
+from camgate.media.packet import TIMESCALE, StreamConfig
+from camgate.media.transcode import JpegFrame, Rect, crop_box
+from camgate.protocols.xpmobile import catalogue, features
+from camgate.protocols.xpmobile.call import DEFAULT_COMPRESSION, Call, Command, Needs
+from camgate.protocols.xpmobile.errors import CommandError, ErrorCode, refusal
+from camgate.protocols.xpmobile.frames import (
+    RESAMPLING_UNIT,
+    ByteOrder,
+    LiveEvent,
+    SizeInfo,
+    StreamInfo,
+)
+from camgate.protocols.xpmobile.messages import Reply
+from camgate.protocols.xpmobile.streams import VideoStream
+
+log = logging.getLogger(__name__)
+
+#: The viewers' protocol on the status page.
+PROTOCOL = "xpmobile"
+#: What RequestStream serves beyond its command (the login flags follow it).
+CAPABILITIES = frozenset({features.FRAGMENTED_MP4})
+MAX_FPS = 60.0
+MAX_FRAGMENT_DURATION_MS = 10_000
+#: ``KeyFramesOnly``: at most this rate, which the transcoder makes from key frames alone for
+#: the usual one-second GOP.
+KEY_FRAMES_FPS = 1.0
+#: Direct fragments a stream holds for a client that reads slowly (4 s at 30 fps) and their
+#: bytes; beyond either, what is held is dropped and the stream waits for the next key frame.
+MAX_PENDING = 120
+MAX_PENDING_BYTES = 32 * 1024 * 1024
+FOURCC = {"h264": "H264", "hevc": "H265"}
+_EDGES = ("SrcLeft", "SrcTop", "SrcRight", "SrcBottom")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Picture:
+    """What the client asked to see; ChangeStream changes it."""
+
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+    quality: int = DEFAULT_COMPRESSION
+    key_frames_only: bool = False
+    #: The part of the picture shown (digital zoom), as fractions of it; None for all of it.
+    crop: Rect | None = None
+
+    def jpeg_request(self) -> JpegRequest:
+        fps = self.fps
+        if self.key_frames_only:
+            fps = min(fps or KEY_FRAMES_FPS, KEY_FRAMES_FPS)
+        return JpegRequest(self.width, self.height, fps, self.quality, fit=True)
+
+
+# --- reading the parameters ------------------------------------------------------------------
+
+
+def _choice(call: Call, name: str, choices: tuple[str, ...], default: str) -> str:
+    """One of ``choices`` (in any case); 14 otherwise."""
+    value = (call.request.get(name) or "").strip()
+    if not value:
+        return default
+    found = next((choice for choice in choices if choice.casefold() == value.casefold()), None)
+    if found is None:
+        raise CommandError(ErrorCode.WRONG_INPUT_PARAMETER, f"{name} must be {'|'.join(choices)}")
+    return found
+
+
+def _yes(call: Call, name: str, default: bool) -> bool:
+    fallback = "Yes" if default else "No"
+    return _choice(call, name, ("Yes", "No"), fallback) == "Yes"
+
+
+def _fps(call: Call) -> float | None:
+    value = (call.request.get("Fps") or "").strip()
+    if not value:
+        return None
+    try:
+        fps = float(value)
+    except ValueError:
+        fps = -1.0
+    if not 0 < fps <= MAX_FPS:
+        raise CommandError(
+            ErrorCode.WRONG_INPUT_PARAMETER, f"Fps must be more than 0, at most {MAX_FPS:g}"
+        )
+    return fps
+
+
+def _crop(call: Call, current: Rect | None, source: tuple[int, int] | None) -> Rect | None:
+    """``SrcLeft/Top/Right/Bottom`` (pixels of the source picture, as the Size extension
+    reports it) as fractions; edges not sent stay where they were. The whole picture is no
+    crop. ``source``: the picture's size, None while the camera has sent none (17)."""
+    sent = {name: call.number(name, 0, 1 << 16, None) for name in _EDGES}
+    if all(value is None for value in sent.values()):
+        return current
+    if source is None:
+        raise CommandError(ErrorCode.SURVEILLANCE_SERVER_DOWN, "no video from the camera yet")
+    width, height = source
+    now = crop_box(current, width, height) if current is not None else (0, 0, width, height)
+    left, top, right, bottom = (
+        value if value is not None else edge for value, edge in zip(sent.values(), now, strict=True)
+    )
+    right, bottom = min(right, width), min(bottom, height)
+    if right - left < 2 or bottom - top < 2:
+        raise CommandError(
+            ErrorCode.WRONG_INPUT_PARAMETER,
+            f"SrcLeft < SrcRight and SrcTop < SrcBottom, within the picture ({width}×{height})",
+        )
+    if (left, top, right, bottom) == (0, 0, width, height):
+        return None
+    return Rect(
+        left / width,
+        top / height,
+        min(1.0, (right - left) / width),
+        min(1.0, (bottom - top) / height),
+    )
+
+
+def _picture(call: Call, base: Picture, source: tuple[int, int] | None, *, zoom: bool) -> Picture:
+    """``base`` with what the request changes; the crop too when ``zoom`` (ChangeStream)."""
+    width, height = call.dest_size(base.width, base.height)
+    quality = call.compression(base.quality)
+    fps = _fps(call)
+    return Picture(
+        width,
+        height,
+        fps if fps is not None else base.fps,
+        quality,
+        _yes(call, "KeyFramesOnly", base.key_frames_only),
+        _crop(call, base.crop, source) if zoom else base.crop,
+    )
+
+
+# --- the stream ------------------------------------------------------------------------------
+
+
+def _codec_fields(config: StreamConfig) -> tuple[int, int, int]:
+    """Profile, level and compatibility of the stream, from its decoder configuration record."""
+    record = config.extradata
+    if config.codec == "h264":
+        return record[1], record[3], record[2]
+    return record[1] & 0x1F, record[12], int.from_bytes(record[2:6], "big")
+
+
+class LiveStream(VideoStream):
+    """Live video of one camera: direct (fMP4 fragments) or transcoded (JPEG frames)."""
+
+    def __init__(
+        self,
+        svc: Services,
+        principal: Principal,
+        connection_id: str,
+        camera: Camera,
+        picture: Picture,
+        *,
+        direct: live.LiveTarget | None,
+        push: bool,
+        order: ByteOrder,
+        request_size: bool,
+        stream_info: bool,
+    ) -> None:
+        super().__init__(
+            svc,
+            str(uuid.uuid4()),
+            connection_id,
+            principal,
+            push=push,
+            order=order,
+            request_size=request_size,
+        )
+        self.camera = camera
+        self.picture = picture
+        #: Every frame says what it holds (the client asked for fMP4: JPEG means fallback).
+        self._stream_info = stream_info
+        self._direct = direct
+        self._hub: LiveHub | None = direct.hub if direct is not None else None
+        self._changed = asyncio.Event()
+        #: Transcoded: the newest JPEG not taken, with the plan that made it.
+        self._latest: tuple[JpegPlan, JpegFrame] | None = None
+        #: Direct: fragments not taken, their bytes, and the init segment the client has.
+        self._pending: deque[Fragment] = deque()
+        self._pending_bytes = 0
+        self._skipping = False
+        self._sent_init: InitSegment | None = None
+
+    def plan(self) -> JpegPlan:
+        svc, camera = self.svc, self.camera
+        return plan(
+            svc.runtime,
+            camera.id,
+            self.picture.jpeg_request(),
+            svc.settings.tree.performance,
+            svc.limits.level,
+            None,
+            camera.privacy_masks,
+            self.picture.crop,
+        )
+
+    def source_size(self) -> tuple[int, int] | None:
+        config = self._hub.config if self._hub is not None else None
+        return (config.width, config.height) if config is not None else None
+
+    async def change(self, call: Call) -> None:
+        """ChangeStream: a new picture, which a transcoded stream starts making at once. A
+        direct stream sends the camera's own video: only ``KeyFramesOnly`` changes it."""
+        picture = _picture(call, self.picture, self.source_size(), zoom=True)
+        if picture != self.picture:
+            self.picture = picture
+            self._changed.set()
+
+    def live_events(self) -> int:
+        status = self._hub.status if self._hub is not None else StreamStatus.CONNECTING
+        if status is StreamStatus.ONLINE:
+            return LiveEvent.LIVE_FEED
+        if status is StreamStatus.OFFLINE:
+            return LiveEvent.CAMERA_CONNECTION_LOST
+        return 0
+
+    # --- making the video ----------------------------------------------------------------------
+
+    async def produce(self) -> None:
+        if self._direct is not None:
+            await self._fragments(self._direct)
+            return
+        while True:
+            self._changed.clear()
+            try:
+                chosen = self.plan()
+            except CamgateError as error:
+                log.info("XProtect Mobile stream %s ended: %s", self.id, error.detail)
+                return
+            self._hub = chosen.hub
+            with watching(
+                self.svc,
+                self.principal,
+                self.camera.id,
+                chosen.stream_id,
+                PROTOCOL,
+                Delivery.TRANSCODED,
+                self.ended,
+            ) as viewer:
+                self.viewer = viewer
+                if not await self._until_changed(self._jpegs(chosen)):
+                    return
+
+    async def _until_changed(self, work: Coroutine[Any, Any, None]) -> bool:
+        """Runs ``work`` until ChangeStream: True then, False when the work ended."""
+        feed = asyncio.create_task(work)
+        changed = asyncio.create_task(self._changed.wait())
+        try:
+            done, _ = await asyncio.wait({feed, changed}, return_when=asyncio.FIRST_COMPLETED)
+        finally:  # also when the stream ends: the feed leaves its transcoder
+            for task in (feed, changed):
+                task.cancel()
+            await asyncio.gather(feed, changed, return_exceptions=True)
+        if feed in done:
+            feed.result()
+            return False
+        return True
+
+    async def _jpegs(self, chosen: JpegPlan) -> None:
+        async for _spec, item in frames(self.svc.transcoders, self.svc.limits, chosen):
+            if isinstance(item, JpegFrame):
+                self._latest = (chosen, item)  # a slow client skips to the newest
+                self.wake()
+            elif isinstance(item, Notice):
+                self.wake()  # the camera's state changed: the events say so
+
+    async def _fragments(self, target: live.LiveTarget) -> None:
+        with (
+            watching(
+                self.svc,
+                self.principal,
+                self.camera.id,
+                target.stream_id,
+                PROTOCOL,
+                Delivery.DIRECT,
+                self.ended,
+            ) as viewer,
+            target.hub.subscribe_fragments() as subscription,
+        ):
+            self.viewer = viewer
+            while True:
+                try:
+                    item = await subscription.get()
+                except Closed:
+                    return
+                if isinstance(item, Fragment):
+                    self._hold(item)
+                self.wake()
+
+    def _hold(self, fragment: Fragment) -> None:
+        if self.picture.key_frames_only and not fragment.is_keyframe:
+            return
+        too_many = len(self._pending) >= MAX_PENDING
+        if too_many or self._pending_bytes + len(fragment.data) > MAX_PENDING_BYTES:
+            self._pending.clear()
+            self._pending_bytes = 0
+            self._skipping = True
+        if self._skipping and not fragment.is_keyframe:
+            return
+        self._skipping = False
+        self._pending.append(fragment)
+        self._pending_bytes += len(fragment.data)
+
+    # --- what the client takes -----------------------------------------------------------------
+
+    def take(self) -> bytes | None:
+        return self._take_fragments() if self._direct is not None else self._take_jpeg()
+
+    def _take_jpeg(self) -> bytes | None:
+        if self._latest is None:
+            return None
+        chosen, jpeg = self._latest
+        self._latest = None
+        config = chosen.hub.config
+        width, height = (config.width, config.height) if config else (jpeg.width, jpeg.height)
+        shown = crop_box(chosen.crop, width, height) if chosen.crop else (0, 0, width, height)
+        resampling = round(chosen.requested.width / jpeg.width * RESAMPLING_UNIT)
+        size = SizeInfo(width, height, shown, jpeg.width, jpeg.height, resampling)
+        info = StreamInfo("JPEG", key_frame=True) if self._stream_info else None
+        return self.frame(jpeg.data, jpeg.wallclock, size, info)
+
+    def _next_fragments(self) -> list[Fragment]:
+        """The fragments of the next message: from a key frame when the client's init segment
+        is not theirs, never past the next key frame (each message starts at most one), and
+        from the newest key frame held when the client is more than a GOP behind."""
+        pending = self._pending
+        keys = [index for index, fragment in enumerate(pending) if fragment.is_keyframe]
+        drop = keys[-1] if len(keys) > 1 else 0
+        while pending and (
+            drop > 0 or (pending[0].init is not self._sent_init and not pending[0].is_keyframe)
+        ):
+            self._pending_bytes -= len(pending.popleft().data)
+            drop -= 1
+        taken: list[Fragment] = []
+        while pending and not (taken and pending[0].is_keyframe):
+            taken.append(pending.popleft())
+            self._pending_bytes -= len(taken[-1].data)
+        return taken
+
+    def _take_fragments(self) -> bytes | None:
+        taken = self._next_fragments()
+        if not taken:
+            return None
+        first = taken[0]
+        init = first.init
+        head = init.data if init is not self._sent_init else b""
+        self._sent_init = init
+        config = init.config
+        width, height = config.width, config.height
+        size = SizeInfo(width, height, (0, 0, width, height), width, height)
+        profile, level, compatibility = _codec_fields(config)
+        info = StreamInfo(
+            FOURCC[config.codec],
+            key_frame=first.is_keyframe,
+            frame_count=len(taken),
+            time_between_frames_ms=round(first.packet.duration * 1000 / TIMESCALE),
+            profile=profile,
+            level=level,
+            compatibility=compatibility,
+        )
+        payload = head + b"".join(fragment.data for fragment in taken)
+        return self.frame(payload, first.packet.wallclock, size, info)
+
+
+# --- the commands ----------------------------------------------------------------------------
+
+
+def _may_watch(call: Call) -> Principal:
+    principal = call.user_principal
+    if not principal.user.may(Permission.LIVE):  # before the camera is looked up (ADR 0013)
+        raise CommandError(ErrorCode.INSUFFICIENT_USER_RIGHTS, "your role may not watch live video")
+    return principal
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Options:
+    """How the client wants the stream delivered."""
+
+    fragmented: bool
+    push: bool
+    order: ByteOrder
+    request_size: bool
+
+
+def _options(call: Call) -> _Options:
+    kinds = ("Transcoded", "FragmentedMP4", "Native")
+    stream_type = _choice(call, "StreamType", kinds, "Transcoded")
+    if stream_type == "Native":
+        raise CommandError(
+            ErrorCode.NOT_IMPLEMENTED, "StreamType Native is not offered: use FragmentedMP4"
+        )
+    # Read for its bounds only: each message holds what is pending (one frame when the client
+    # keeps up), shorter than any fragment duration asked for.
+    call.number("FragmentDurationMs", 0, MAX_FRAGMENT_DURATION_MS, None)
+    order = _choice(call, "ByteOrder", ("LittleEndian", "Network"), "LittleEndian")
+    return _Options(
+        fragmented=stream_type == "FragmentedMP4",
+        push=_choice(call, "MethodType", ("Push", "Pull"), "Push") == "Push",
+        order=ByteOrder.NETWORK if order == "Network" else ByteOrder.LITTLE_ENDIAN,
+        request_size=_yes(call, "RequestSize", False),
+    )
+
+
+def _open(
+    call: Call, principal: Principal, camera: Camera, picture: Picture, options: _Options
+) -> LiveStream:
+    """The stream, decided as the live WebSocket decides (camgate's errors pass through)."""
+    svc = call.svc
+    direct = None
+    if options.fragmented:
+        direct, reason = live.decide(svc, principal, camera, None, None, None)
+        if reason is not None:
+            log.info("XProtect Mobile: camera %s gets JPEG frames (%s)", camera.id, reason.value)
+            direct = None
+    stream = LiveStream(
+        svc,
+        principal,
+        call.current.id,
+        camera,
+        picture,
+        direct=direct,
+        push=options.push,
+        order=options.order,
+        request_size=options.request_size,
+        stream_info=options.fragmented,
+    )
+    if direct is None:
+        stream.plan()  # now, so that a camera without video answers 17 (as live.mjpeg does)
+    return stream
+
+
+async def request_stream(call: Call) -> Reply:
+    signal = _choice(call, "SignalType", ("Live", "Playback", "Upload"), "Live")
+    if signal != "Live":
+        raise CommandError(ErrorCode.NOT_IMPLEMENTED, f"SignalType {signal} is not implemented")
+    principal = _may_watch(call)
+    camera_id = call.guid("CameraId")
+    picture = _picture(call, Picture(), None, zoom=False)
+    options = _options(call)
+    try:
+        camera = await viewable_camera(call.svc, principal, camera_id)
+        stream = _open(call, principal, camera, picture, options)
+    except CamgateError as error:
+        raise refusal(error, {ErrorKind.NOT_FOUND: ErrorCode.UNKNOWN_CAMERA_ID}) from None
+    call.streams.add(stream)
+    rights = dict(catalogue.capabilities(principal.user))
+    return Reply(
+        params=(
+            ("VideoId", stream.id),
+            ("PTZ", rights["PTZ"]),
+            ("Preset", rights["Preset"]),
+            ("Playback", rights["Playback"]),
+            # Exporting from a stream (the old StartExport): camgate exports investigations.
+            ("ExportAvi", "No"),
+        )
+    )
+
+
+def _stream(call: Call) -> VideoStream:
+    return call.streams.of(call.current.id, call.guid("VideoId"))
+
+
+async def change_stream(call: Call) -> Reply:
+    await _stream(call).change(call)
+    return Reply()
+
+
+async def close_stream(call: Call) -> Reply:
+    _stream(call).close()
+    return Reply()
+
+
+COMMANDS: dict[str, Command] = {
+    "RequestStream": Command(request_stream, Needs.SESSION),
+    "ChangeStream": Command(change_stream, Needs.SESSION),
+    "CloseStream": Command(close_stream, Needs.SESSION),
+}

@@ -44,7 +44,9 @@ from camgate.live.viewers import ViewerRegistry
 from camgate.media.timeline import backoff_delay
 from camgate.media.transcode import TranscoderRegistry
 from camgate.protocols.xpmobile import api as xpmobile_api
+from camgate.protocols.xpmobile import channel as xpmobile_channel
 from camgate.protocols.xpmobile import investigations as xpmobile_investigations
+from camgate.protocols.xpmobile import playback as xpmobile_playback
 from camgate.protocols.xpmobile import samples as xpmobile_samples
 from camgate.protocols.xpmobile import video as xpmobile_video
 from camgate.recording import api as recording_api
@@ -65,6 +67,8 @@ WEB_DIR = Path(__file__).parent / "web"
 RECONCILE_S = 2.0
 #: Threads writing recordings: a GOP's write and the periodic fsync of each recorded stream.
 RECORDING_THREADS = 4
+#: The viewers' protocols that play recordings back: they need ``playback``, the others ``live``.
+PLAYBACK_PROTOCOLS = frozenset({playback_ws.PROTOCOL, xpmobile_playback.PROTOCOL})
 
 _SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -137,7 +141,8 @@ async def _revalidate_viewers(svc: Services) -> None:
     """Ends the streams that their viewer may no longer watch: the session ended (a new
     password, a removed user, ended by hand — also from the command line), the user's role
     lost the camera, or it lost the permission of the stream (``live``, or ``playback`` for
-    the playback WebSocket). Checked with the database every round, so within seconds."""
+    the playback WebSocket and XProtect Mobile playback streams). Checked with the database
+    every round, so within seconds."""
     users: dict[str, User | None] = {}
     for viewer in svc.viewers.viewers():
         if viewer.ended.is_set():
@@ -149,7 +154,7 @@ async def _revalidate_viewers(svc: Services) -> None:
             log.info("a stream of %s ended: the session ended", viewer.username)
             viewer.ended.set()
             continue
-        needed = Permission.PLAYBACK if viewer.protocol == playback_ws.PROTOCOL else Permission.LIVE
+        needed = Permission.PLAYBACK if viewer.protocol in PLAYBACK_PROTOCOLS else Permission.LIVE
         if not user.may(needed):
             log.info("a stream of %s ended: the role lost %s", viewer.username, needed.value)
             viewer.refuse(REFUSALS[needed])
@@ -300,6 +305,7 @@ def create_app(
                 for task in background:
                     task.cancel()
                 await asyncio.gather(*background, return_exceptions=True)
+                await xpmobile_channel.aclose(app.state)
                 await svc.hls.aclose()
                 await svc.investigations.aclose()
                 await svc.transcoders.aclose()

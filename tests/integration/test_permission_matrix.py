@@ -43,7 +43,9 @@ CHECKED_IN_BODY = {
     ("GET", "/api/v1/cameras/{camera_id}/playback.mp4"): "playback",
     ("WS", "/api/v1/cameras/{camera_id}/playback"): "playback",
     # The XProtect Mobile video channel: its key is a stream that RequestStream opened for a
-    # session with the permission (test_xpmobile_live.py), ended when the role loses it.
+    # session with the stream's permission, ended when the role loses it: ``live`` for a live
+    # stream (test_xpmobile_live.py), ``playback`` for a playback one
+    # (test_xpmobile_playback.py). One permission a route: the table says the first.
     ("WS", "/XProtectMobile/Video/{video_id}"): "live",
     ("WS", "/XProtectMobile/Video/{video_id}/"): "live",
 }

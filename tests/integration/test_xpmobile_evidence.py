@@ -21,6 +21,7 @@ from tests.integration.test_investigations_api import (
     recorded_range,
     set_data_password,
 )
+from tests.support.media_checks import wait_for_online
 from tests.support.server import RunningServer, auth
 from tests.support.xpmobile_client import Answer, XpMobileClient, split_messages
 
@@ -192,7 +193,7 @@ def test_bookmarks_made_found_changed_and_deleted_as_through_the_rest_api(
     _refused(operator.command("CreateBookmark", CameraId=front, Time=_ms(now)), 13)
     _refused(operator.command("CreateBookmark", CameraId=front, Name="x", Time="soon"), 14)
     _refused(operator.command("CreateBookmark", CameraId=UNKNOWN, Name="x", Time=_ms(now)), 20)
-    _refused(operator.command("CreateBookmark", VideoId=UNKNOWN, Name="x", Time=_ms(now)), 14)
+    _refused(operator.command("CreateBookmark", VideoId=UNKNOWN, Name="x", Time=_ms(now)), 21)
     _refused(operator.command("RequestBookmarkCreation", CameraId=UNKNOWN), 20)
     _refused(operator.command("RequestBookmarkCreation", CameraId=hidden), 20)
     _refused(operator.command("CreateBookmark", CameraId=hidden, Name="x", Time=_ms(now)), 20)
@@ -225,6 +226,21 @@ def test_bookmarks_made_found_changed_and_deleted_as_through_the_rest_api(
     assert admin.command("DeleteBookmark", BookmarkId=second).ok  # an administrator's right
     remaining = admin.command("GetBookmarks", Count=30)
     assert [i.id for i in remaining.items] == [safe.param("BookmarkId"), third]
+
+    # At what a stream shows: its camera, now (live), unless a Time is given.
+    wait_for_online(server.base_url, admin_token, front)
+    video = operator.command("RequestStream", CameraId=front, MethodType="Pull")
+    assert video.ok, video
+    video_id = video.param("VideoId")
+    seen = operator.command("CreateBookmark", VideoId=video_id, Name="Seen live")
+    assert seen.ok, seen
+    [live_item] = seen.items
+    assert [c.id for c in live_item.items] == [front]
+    assert abs(int(live_item.properties["StartTime"]) / 1000 - time.time()) < 30
+    earlier = operator.command("CreateBookmark", VideoId=video_id, Name="x", Time=_ms(now - 40))
+    assert earlier.ok and earlier.items[0].properties["StartTime"] == _ms(now - 40)
+    # Another connection's stream is not theirs.
+    _refused(admin.command("CreateBookmark", VideoId=video_id, Name="x"), 21)
 
 
 # --- status, outputs and events ------------------------------------------------------------

@@ -306,8 +306,9 @@ def test_streams_follow_the_rules_of_live_video(
     )
     assert theirs.status_code == 200
     with XpMobileClient(server.base_url).session(*OPERATOR) as client:
+        # Playback (test_xpmobile_playback.py) of a camera that recorded nothing.
         assert (
-            client.command("RequestStream", CameraId=camera, SignalType="Playback").error_code == 1
+            client.command("RequestStream", CameraId=camera, SignalType="Playback").error_code == 32
         )
         assert client.command("RequestStream", CameraId=camera, SignalType="Upload").error_code == 1
         assert client.command("RequestStream", CameraId=camera, StreamType="Native").error_code == 1

@@ -66,11 +66,15 @@ def fitted(width: int, height: int, source_w: int, source_h: int) -> tuple[int, 
     return sized(None, height, source_w, source_h)
 
 
-def _size(request: JpegRequest, source: StreamShape, crop: Rect | None) -> tuple[int, int]:
-    shown_w, shown_h = source.width, source.height
+def output_size(
+    request: JpegRequest, width: int, height: int, crop: Rect | None
+) -> tuple[int, int]:
+    """The JPEGs' size for a ``width`` × ``height`` picture, of which ``crop`` is shown (live
+    and recorded video alike)."""
+    shown_w, shown_h = width, height
     if crop is not None:
-        shown_w = max(2, round(source.width * crop.width))
-        shown_h = max(2, round(source.height * crop.height))
+        shown_w = max(2, round(width * crop.width))
+        shown_h = max(2, round(height * crop.height))
     if request.fit and request.width and request.height:
         return fitted(request.width, request.height, shown_w, shown_h)
     return sized(request.width, request.height, shown_w, shown_h)
@@ -104,7 +108,7 @@ def plan(
             raise not_found("stream")
     else:
         biggest = max(shapes, key=lambda shape: shape.width * shape.height)
-        want_w, want_h = _size(request, biggest, crop)
+        want_w, want_h = output_size(request, biggest.width, biggest.height, crop)
         chosen = choose_for_request(
             shapes,
             want_w,
@@ -113,7 +117,7 @@ def plan(
             adaptive=performance.adaptive_streaming,
             zoomed=request.zoomed or crop is not None,
         )
-    width, height = _size(request, chosen, crop)
+    width, height = output_size(request, chosen.width, chosen.height, crop)
     fps = request.fps if request.fps is not None else level.max_fps
     requested = OutputSpec(width, height, fps, request.quality)
     return JpegPlan(chosen.stream_id, hubs[chosen.stream_id], requested, tuple(masks), crop)

@@ -181,9 +181,15 @@ def frame_after(
     return next((f for f in frames if f.time > time and (f.keyframe or not keyframes_only)), None)
 
 
-def frame_before(frames: Sequence[Frame], time: float) -> Frame | None:
-    """The last frame captured before ``time`` (stepping back); ``frames`` in time order."""
-    return next((f for f in reversed(frames) if f.time < time), None)
+def frame_before(
+    frames: Sequence[Frame], time: float, *, keyframes_only: bool = False
+) -> Frame | None:
+    """The last frame (keyframe) captured before ``time`` (stepping or playing back);
+    ``frames`` in time order."""
+    return next(
+        (f for f in reversed(frames) if f.time < time and (f.keyframe or not keyframes_only)),
+        None,
+    )
 
 
 def keyframes_only(speed: float) -> bool:
@@ -280,15 +286,16 @@ class FrameFinder:
                     return found
         return None
 
-    def before(self, time: float) -> Frame | None:
-        """The last frame captured before ``time``, across gaps."""
+    def before(self, time: float, *, keyframes_only: bool = False) -> Frame | None:
+        """The last frame (keyframe) captured before ``time``, across gaps."""
         for piece in reversed(self.pieces):
             if piece.start - MEET_TOLERANCE_S >= time:
                 continue
             segment = piece.segment
             first = gop_index(segment, piece.start)
             for index in range(gop_index(segment, min(time, piece.end)), first - 1, -1):
-                found = frame_before(self._shown(piece, index), time)
+                shown = self._shown(piece, index)
+                found = frame_before(shown, time, keyframes_only=keyframes_only)
                 if found is not None:
                     return found
         return None
@@ -341,6 +348,7 @@ class FrameRenderer:
         self._decoder: Decoder | None = None
         self._config: StreamConfig | None = None
         self._spec: OutputSpec | None = None
+        self._crop: Rect | None = None
         self._encoder: JpegEncoder | None = None
         #: Where the decoder is: its GOP, how many of its packets it took, whether it was
         #: drained (it must start again from a keyframe), the last picture it gave.
@@ -359,16 +367,18 @@ class FrameRenderer:
         frame: Frame,
         spec: OutputSpec,
         *,
+        crop: Rect | None = None,
         alone: bool = False,
         keep_earlier: bool = False,
     ) -> bytes | None:
-        """The JPEG of ``frame`` (of ``gop``) at ``spec``; None when it does not decode.
+        """The JPEG of ``frame`` (of ``gop``) at ``spec``, of the part ``crop`` of the picture
+        (digital zoom; None: all of it); None when it does not decode.
 
         ``alone``: decode the keyframe by itself (keyframes-only playback). ``keep_earlier``:
-        keep the JPEGs of the frames before it in its GOP too (stepping back).
+        keep the JPEGs of the frames before it in its GOP too (stepping or playing back).
         """
         with self._lock:
-            self._output(spec, gop.key)
+            self._output(spec, crop, gop.key)
             cached = self._jpegs.get(frame.pts)
             if cached is not None:
                 return cached
@@ -399,10 +409,10 @@ class FrameRenderer:
         passed = self._last_pts is not None and self._last_pts >= pts
         return self._gop == key and not self._drained and not passed
 
-    def _output(self, spec: OutputSpec, key: GopKey) -> None:
-        if spec != self._spec:
-            self._spec = spec
-            self._encoder = JpegEncoder(spec.width, spec.height, spec.quality, self._masks)
+    def _output(self, spec: OutputSpec, crop: Rect | None, key: GopKey) -> None:
+        if spec != self._spec or crop != self._crop:
+            self._spec, self._crop = spec, crop
+            self._encoder = JpegEncoder(spec.width, spec.height, spec.quality, self._masks, crop)
             self._cached = None
         if key != self._cached:
             self._cached = key

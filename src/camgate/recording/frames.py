@@ -1,6 +1,6 @@
 """A camera's recorded frames found by capture time and rendered as JPEG: what every client
-protocol's playback shares (the playback WebSocket's seeks and steps, the XProtect Mobile
-adapter's thumbnails by time), so that none has rules of its own.
+protocol's playback shares (the playback player's seeks and steps, :mod:`.pacing`; the XProtect
+Mobile adapter's thumbnails by time), so that none has rules of its own.
 
 The media part is :mod:`camgate.media.player`; here the segments are fetched from the recording
 service a window at a time around the time looked at, and the blocking work (reading frame
@@ -19,10 +19,11 @@ from typing import TypeVar
 from camgate.api.deps import Services
 from camgate.cameras.models import Camera
 from camgate.core.errors import not_found
-from camgate.live.jpeg import JpegRequest, sized
+from camgate.live.jpeg import JpegRequest, output_size
 from camgate.media.limits import Level, OutputSpec, clamp
 from camgate.media.packet import StreamConfig
 from camgate.media.player import Frame, FrameFinder, FrameRenderer
+from camgate.media.transcode import Rect
 
 #: Segments are fetched this far on either side of the time looked at (and again beyond it).
 WINDOW_S = 300.0
@@ -43,12 +44,22 @@ class Landing:
     end: bool = False
 
 
-def output_spec(request: JpegRequest, config: StreamConfig, level: Level) -> OutputSpec:
-    """The JPEGs of a recorded stream: the size asked (or the stream's), within the limitation
-    level in force, as live JPEG is."""
-    width, height = sized(request.width, request.height, config.width, config.height)
+def wanted_spec(
+    request: JpegRequest, config: StreamConfig, level: Level, crop: Rect | None = None
+) -> OutputSpec:
+    """The JPEGs asked of a recorded stream, of which ``crop`` is shown: the size asked (or the
+    stream's), the rate asked (or the level's)."""
+    width, height = output_size(request, config.width, config.height, crop)
     fps = request.fps if request.fps is not None else level.max_fps
-    return clamp(OutputSpec(width, height, fps, request.quality), level)
+    return OutputSpec(width, height, fps, request.quality)
+
+
+def output_spec(
+    request: JpegRequest, config: StreamConfig, level: Level, crop: Rect | None = None
+) -> OutputSpec:
+    """The JPEGs of a recorded stream: :func:`wanted_spec` within the limitation level in
+    force, as live JPEG is."""
+    return clamp(wanted_spec(request, config, level, crop), level)
 
 
 async def recorded_stream(svc: Services, camera: Camera, time: float, stream: str | None) -> str:
@@ -108,19 +119,28 @@ class RecordedFrames:
         look = functools.partial(self.finder.after, time, keyframes_only=keyframes)
         return await self._search(look, time, forward=True)
 
-    async def previous(self, time: float) -> Frame | None:
-        """The last frame captured before ``time``, across gaps."""
-        return await self._search(functools.partial(self.finder.before, time), time, forward=False)
+    async def previous(self, time: float, keyframes: bool = False) -> Frame | None:
+        """The last frame (keyframe) captured before ``time``, across gaps."""
+        look = functools.partial(self.finder.before, time, keyframes_only=keyframes)
+        return await self._search(look, time, forward=False)
 
     async def render(
-        self, frame: Frame, spec: OutputSpec, *, alone: bool = False, keep_earlier: bool = False
+        self,
+        frame: Frame,
+        spec: OutputSpec,
+        *,
+        crop: Rect | None = None,
+        alone: bool = False,
+        keep_earlier: bool = False,
     ) -> bytes | None:
         """The frame's JPEG at ``spec`` (see :meth:`FrameRenderer.render`); None when it does
         not decode."""
 
         def work() -> bytes | None:
             gop = self.finder.gop(frame)
-            return self._renderer.render(gop, frame, spec, alone=alone, keep_earlier=keep_earlier)
+            return self._renderer.render(
+                gop, frame, spec, crop=crop, alone=alone, keep_earlier=keep_earlier
+            )
 
         return await self.job(work)
 

@@ -13,6 +13,7 @@ first.
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Iterable
 
 from camgate.bookmarks.models import DEFAULT_LIMIT, MAX_LIMIT, Bookmark, BookmarkQuery
@@ -175,18 +176,17 @@ def _span(moment: float, start: float | None, end: float | None) -> tuple[float,
 async def create_bookmark(call: Call) -> Reply:
     user = _allowed(call, Permission.BOOKMARKS_CREATE)
     if call.request.get("VideoId") and not call.request.get("CameraId"):
-        # The video channel's streams are not known to this command yet.
-        raise CommandError(
-            ErrorCode.WRONG_INPUT_PARAMETER,
-            "a bookmark by VideoId is not offered: send CameraId, Name and Time",
-        )
-    camera_id = call.guid("CameraId")
+        # At what the client sees on that stream: its camera, the frame shown (live: now).
+        stream = call.streams.of(call.current.id, call.guid("VideoId"))
+        camera_id, shown = stream.camera_id, stream.position()
+        moment = shown if math.isfinite(shown) else call.svc.clock.now()
+        time = optional_time(call, "Time")
+        moment = moment if time is None else time
+    else:
+        camera_id = call.guid("CameraId")
+        moment = required_time(call, "Time")
     headline = call.param("Name")
-    start, end = _span(
-        required_time(call, "Time"),
-        optional_time(call, "StartTime"),
-        optional_time(call, "EndTime"),
-    )
+    start, end = _span(moment, optional_time(call, "StartTime"), optional_time(call, "EndTime"))
     description = call.request.get("Description") or DEFAULT_DESCRIPTION
     try:
         bookmark = await call.svc.bookmarks.create(

@@ -26,3 +26,10 @@ def channel(connection: HTTPConnection) -> Channel:
         found = Channel()
         state.xpmobile = found
     return found
+
+
+async def aclose(state: object) -> None:
+    """Ends the streams of the app's channel, if it has one (the app stops)."""
+    found = getattr(state, "xpmobile", None)
+    if isinstance(found, Channel):
+        await found.streams.aclose()

@@ -1,5 +1,5 @@
-"""Live video over the protocol: ``RequestStream`` (``SignalType=Live``), ``ChangeStream`` and
-``CloseStream``, and the live stream they make.
+"""Live video over the protocol: ``RequestStream`` (``SignalType=Live``; ``Playback`` is
+playback.py's), ``ChangeStream`` and ``CloseStream``, and the live stream they make.
 
 A live stream is what camgate's own live clients get, through the same functions: the direct
 or transcoded decision of ``live.service.decide`` (L2), JPEG frames from ``live.jpeg`` within
@@ -13,7 +13,6 @@ a client to fall back.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import uuid
 from collections import deque
@@ -26,14 +25,14 @@ from camgate.core.errors import CamgateError, ErrorKind
 from camgate.identity.models import Permission, Principal
 from camgate.live import service as live
 from camgate.live.access import viewable_camera, watching
-from camgate.live.jpeg import JpegPlan, JpegRequest, frames, plan
+from camgate.live.jpeg import JpegPlan, frames, plan
 from camgate.live.viewers import Delivery
 from camgate.media.fanout import Closed, Notice
 from camgate.media.hub import Fragment, InitSegment, LiveHub, StreamStatus
 from camgate.media.packet import TIMESCALE, StreamConfig
-from camgate.media.transcode import JpegFrame, Rect, crop_box
-from camgate.protocols.xpmobile import catalogue, features
-from camgate.protocols.xpmobile.call import DEFAULT_COMPRESSION, Call, Command, Needs
+from camgate.media.transcode import JpegFrame, crop_box
+from camgate.protocols.xpmobile import features, playback, stream_options
+from camgate.protocols.xpmobile.call import Call, Command, Needs
 from camgate.protocols.xpmobile.errors import CommandError, ErrorCode, refusal
 from camgate.protocols.xpmobile.frames import (
     RESAMPLING_UNIT,
@@ -43,6 +42,7 @@ from camgate.protocols.xpmobile.frames import (
     StreamInfo,
 )
 from camgate.protocols.xpmobile.messages import Reply
+from camgate.protocols.xpmobile.stream_options import Options, Picture
 from camgate.protocols.xpmobile.streams import VideoStream
 
 log = logging.getLogger(__name__)
@@ -51,115 +51,11 @@ log = logging.getLogger(__name__)
 PROTOCOL = "xpmobile"
 #: What RequestStream serves beyond its command (the login flags follow it).
 CAPABILITIES = frozenset({features.FRAGMENTED_MP4})
-MAX_FPS = 60.0
-MAX_FRAGMENT_DURATION_MS = 10_000
-#: ``KeyFramesOnly``: at most this rate, which the transcoder makes from key frames alone for
-#: the usual one-second GOP.
-KEY_FRAMES_FPS = 1.0
 #: Direct fragments a stream holds for a client that reads slowly (4 s at 30 fps) and their
 #: bytes; beyond either, what is held is dropped and the stream waits for the next key frame.
 MAX_PENDING = 120
 MAX_PENDING_BYTES = 32 * 1024 * 1024
 FOURCC = {"h264": "H264", "hevc": "H265"}
-_EDGES = ("SrcLeft", "SrcTop", "SrcRight", "SrcBottom")
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Picture:
-    """What the client asked to see; ChangeStream changes it."""
-
-    width: int | None = None
-    height: int | None = None
-    fps: float | None = None
-    quality: int = DEFAULT_COMPRESSION
-    key_frames_only: bool = False
-    #: The part of the picture shown (digital zoom), as fractions of it; None for all of it.
-    crop: Rect | None = None
-
-    def jpeg_request(self) -> JpegRequest:
-        fps = self.fps
-        if self.key_frames_only:
-            fps = min(fps or KEY_FRAMES_FPS, KEY_FRAMES_FPS)
-        return JpegRequest(self.width, self.height, fps, self.quality, fit=True)
-
-
-# --- reading the parameters ------------------------------------------------------------------
-
-
-def _choice(call: Call, name: str, choices: tuple[str, ...], default: str) -> str:
-    """One of ``choices`` (in any case); 14 otherwise."""
-    value = (call.request.get(name) or "").strip()
-    if not value:
-        return default
-    found = next((choice for choice in choices if choice.casefold() == value.casefold()), None)
-    if found is None:
-        raise CommandError(ErrorCode.WRONG_INPUT_PARAMETER, f"{name} must be {'|'.join(choices)}")
-    return found
-
-
-def _yes(call: Call, name: str, default: bool) -> bool:
-    fallback = "Yes" if default else "No"
-    return _choice(call, name, ("Yes", "No"), fallback) == "Yes"
-
-
-def _fps(call: Call) -> float | None:
-    value = (call.request.get("Fps") or "").strip()
-    if not value:
-        return None
-    try:
-        fps = float(value)
-    except ValueError:
-        fps = -1.0
-    if not 0 < fps <= MAX_FPS:
-        raise CommandError(
-            ErrorCode.WRONG_INPUT_PARAMETER, f"Fps must be more than 0, at most {MAX_FPS:g}"
-        )
-    return fps
-
-
-def _crop(call: Call, current: Rect | None, source: tuple[int, int] | None) -> Rect | None:
-    """``SrcLeft/Top/Right/Bottom`` (pixels of the source picture, as the Size extension
-    reports it) as fractions; edges not sent stay where they were. The whole picture is no
-    crop. ``source``: the picture's size, None while the camera has sent none (17)."""
-    sent = {name: call.number(name, 0, 1 << 16, None) for name in _EDGES}
-    if all(value is None for value in sent.values()):
-        return current
-    if source is None:
-        raise CommandError(ErrorCode.SURVEILLANCE_SERVER_DOWN, "no video from the camera yet")
-    width, height = source
-    now = crop_box(current, width, height) if current is not None else (0, 0, width, height)
-    left, top, right, bottom = (
-        value if value is not None else edge for value, edge in zip(sent.values(), now, strict=True)
-    )
-    right, bottom = min(right, width), min(bottom, height)
-    if right - left < 2 or bottom - top < 2:
-        raise CommandError(
-            ErrorCode.WRONG_INPUT_PARAMETER,
-            f"SrcLeft < SrcRight and SrcTop < SrcBottom, within the picture ({width}×{height})",
-        )
-    if (left, top, right, bottom) == (0, 0, width, height):
-        return None
-    return Rect(
-        left / width,
-        top / height,
-        min(1.0, (right - left) / width),
-        min(1.0, (bottom - top) / height),
-    )
-
-
-def _picture(call: Call, base: Picture, source: tuple[int, int] | None, *, zoom: bool) -> Picture:
-    """``base`` with what the request changes; the crop too when ``zoom`` (ChangeStream)."""
-    width, height = call.dest_size(base.width, base.height)
-    quality = call.compression(base.quality)
-    fps = _fps(call)
-    return Picture(
-        width,
-        height,
-        fps if fps is not None else base.fps,
-        quality,
-        _yes(call, "KeyFramesOnly", base.key_frames_only),
-        _crop(call, base.crop, source) if zoom else base.crop,
-    )
 
 
 # --- the stream ------------------------------------------------------------------------------
@@ -234,10 +130,14 @@ class LiveStream(VideoStream):
     async def change(self, call: Call) -> None:
         """ChangeStream: a new picture, which a transcoded stream starts making at once. A
         direct stream sends the camera's own video: only ``KeyFramesOnly`` changes it."""
-        picture = _picture(call, self.picture, self.source_size(), zoom=True)
-        if picture != self.picture:
-            self.picture = picture
+        changed = stream_options.picture(call, self.picture, self.source_size(), zoom=True)
+        if changed != self.picture:
+            self.picture = changed
             self._changed.set()
+
+    @property
+    def camera_id(self) -> str:
+        return self.camera.id
 
     def live_events(self) -> int:
         status = self._hub.status if self._hub is not None else StreamStatus.CONNECTING
@@ -405,42 +305,13 @@ def _may_watch(call: Call) -> Principal:
     return principal
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Options:
-    """How the client wants the stream delivered."""
-
-    fragmented: bool
-    push: bool
-    order: ByteOrder
-    request_size: bool
-
-
-def _options(call: Call) -> _Options:
-    kinds = ("Transcoded", "FragmentedMP4", "Native")
-    stream_type = _choice(call, "StreamType", kinds, "Transcoded")
-    if stream_type == "Native":
-        raise CommandError(
-            ErrorCode.NOT_IMPLEMENTED, "StreamType Native is not offered: use FragmentedMP4"
-        )
-    # Read for its bounds only: each message holds what is pending (one frame when the client
-    # keeps up), shorter than any fragment duration asked for.
-    call.number("FragmentDurationMs", 0, MAX_FRAGMENT_DURATION_MS, None)
-    order = _choice(call, "ByteOrder", ("LittleEndian", "Network"), "LittleEndian")
-    return _Options(
-        fragmented=stream_type == "FragmentedMP4",
-        push=_choice(call, "MethodType", ("Push", "Pull"), "Push") == "Push",
-        order=ByteOrder.NETWORK if order == "Network" else ByteOrder.LITTLE_ENDIAN,
-        request_size=_yes(call, "RequestSize", False),
-    )
-
-
 def _open(
-    call: Call, principal: Principal, camera: Camera, picture: Picture, options: _Options
+    call: Call, principal: Principal, camera: Camera, asked: Picture, delivery: Options
 ) -> LiveStream:
     """The stream, decided as the live WebSocket decides (camgate's errors pass through)."""
     svc = call.svc
     direct = None
-    if options.fragmented:
+    if delivery.fragmented:
         direct, reason = live.decide(svc, principal, camera, None, None, None)
         if reason is not None:
             log.info("XProtect Mobile: camera %s gets JPEG frames (%s)", camera.id, reason.value)
@@ -450,12 +321,12 @@ def _open(
         principal,
         call.current.id,
         camera,
-        picture,
+        asked,
         direct=direct,
-        push=options.push,
-        order=options.order,
-        request_size=options.request_size,
-        stream_info=options.fragmented,
+        push=delivery.push,
+        order=delivery.order,
+        request_size=delivery.request_size,
+        stream_info=delivery.fragmented,
     )
     if direct is None:
         stream.plan()  # now, so that a camera without video answers 17 (as live.mjpeg does)
@@ -463,30 +334,22 @@ def _open(
 
 
 async def request_stream(call: Call) -> Reply:
-    signal = _choice(call, "SignalType", ("Live", "Playback", "Upload"), "Live")
+    signal = stream_options.choice(call, "SignalType", ("Live", "Playback", "Upload"), "Live")
+    if signal == "Playback":
+        return await playback.request_stream(call)
     if signal != "Live":
         raise CommandError(ErrorCode.NOT_IMPLEMENTED, f"SignalType {signal} is not implemented")
     principal = _may_watch(call)
     camera_id = call.guid("CameraId")
-    picture = _picture(call, Picture(), None, zoom=False)
-    options = _options(call)
+    asked = stream_options.picture(call, Picture(), None, zoom=False)
+    delivery = stream_options.options(call)
     try:
         camera = await viewable_camera(call.svc, principal, camera_id)
-        stream = _open(call, principal, camera, picture, options)
+        stream = _open(call, principal, camera, asked, delivery)
     except CamgateError as error:
         raise refusal(error, {ErrorKind.NOT_FOUND: ErrorCode.UNKNOWN_CAMERA_ID}) from None
     call.streams.add(stream)
-    rights = dict(catalogue.capabilities(principal.user))
-    return Reply(
-        params=(
-            ("VideoId", stream.id),
-            ("PTZ", rights["PTZ"]),
-            ("Preset", rights["Preset"]),
-            ("Playback", rights["Playback"]),
-            # Exporting from a stream (the old StartExport): camgate exports investigations.
-            ("ExportAvi", "No"),
-        )
-    )
+    return stream_options.opened(principal, stream.id)
 
 
 def _stream(call: Call) -> VideoStream:

@@ -3,7 +3,7 @@ stream shares: the frames its client has not taken yet, the frame header, its en
 
 A stream is made by a command (``RequestStream``) and read on the video channel (video.py): by
 push (a WebSocket, or one long HTTP response) or by pull (one frame per request). A kind of
-stream (live.py; playback later) subclasses :class:`VideoStream`: it runs :meth:`produce` while
+stream (live.py, playback.py) subclasses :class:`VideoStream`: it runs :meth:`produce` while
 the stream lives and answers :meth:`take` with a message for the client.
 
 A stream ends with its session (a logout, ``Disconnect``, the client timeout: the viewer
@@ -71,7 +71,8 @@ class VideoStream(abc.ABC):
         self.viewer: Viewer | None = None
         self._ready = asyncio.Event()
         self._number = 0
-        self._sent_events: int | None = None
+        #: The (LiveEvents, PlaybackEvents) bits of the last frame sent.
+        self._sent_events: tuple[int | None, int | None] | None = None
         self._readers = 0
         self._reader = 0
         self._last_read = svc.clock.monotonic()
@@ -89,8 +90,21 @@ class VideoStream(abc.ABC):
         """A message with what the client has not taken yet; None when nothing is new."""
 
     @abc.abstractmethod
-    def live_events(self) -> int:
-        """The LiveEvents bits now."""
+    def live_events(self) -> int | None:
+        """The LiveEvents bits now; None for a stream without that extension."""
+
+    def playback_events(self) -> int | None:
+        """The PlaybackEvents bits now; None for a stream without that extension."""
+        return None
+
+    def position(self) -> float:
+        """The time (seconds) that a frame with only the events carries; NaN: now."""
+        return math.nan
+
+    @property
+    @abc.abstractmethod
+    def camera_id(self) -> str:
+        """The camera the stream shows."""
 
     @abc.abstractmethod
     async def change(self, call: Call) -> None:
@@ -98,6 +112,9 @@ class VideoStream(abc.ABC):
 
     def wake(self) -> None:
         self._ready.set()
+
+    def _events(self) -> tuple[int | None, int | None]:
+        return self.live_events(), self.playback_events()
 
     def frame(
         self,
@@ -107,20 +124,26 @@ class VideoStream(abc.ABC):
         stream_info: StreamInfo | None = None,
     ) -> bytes:
         """The next frame of the stream: the payload made at ``wallclock`` (seconds; NaN:
-        now), with the Size extension when the client asked for it and the LiveEvents."""
+        now), with the Size extension when the client asked for it and the events."""
         self._number += 1
         when = wallclock if math.isfinite(wallclock) else self.svc.clock.now()
-        current = self.live_events()
-        changed = current if self._sent_events is None else current ^ self._sent_events
+        current = self._events()
+        sent = self._sent_events or (None, None)
         self._sent_events = current
+        live, playback = (
+            None if now is None else Events(now, now ^ (before or 0))
+            for now, before in zip(current, sent, strict=True)
+        )
         data = encode(
             Frame(
                 self.id,
-                round(when * 1000),
+                # Cut, as the protocol's times are: a client that seeks to it finds this frame.
+                math.floor(when * 1000),
                 self._number,
                 payload,
                 size=size if self.request_size else None,
-                live_events=Events(current, changed),
+                live_events=live,
+                playback_events=playback,
                 stream_info=stream_info,
             ),
             self.order,
@@ -134,7 +157,7 @@ class VideoStream(abc.ABC):
     def poll(self) -> bytes:
         """For a pull request: the newest frame not yet sent, else one with only the events."""
         self._last_read = self.svc.clock.monotonic()
-        return self.take() or self.frame(b"", math.nan)
+        return self.take() or self.frame(b"", self.position())
 
     async def next_message(self, reader: int) -> bytes | None:
         """For a push reader: the next message, or one with only the events when they changed
@@ -146,8 +169,8 @@ class VideoStream(abc.ABC):
             message = self.take()
             if message is not None:
                 return message
-            if waited >= HEARTBEAT_S or self.live_events() != self._sent_events:
-                return self.frame(b"", math.nan)
+            if waited >= HEARTBEAT_S or self._events() != self._sent_events:
+                return self.frame(b"", self.position())
             self._ready.clear()
             started = self.svc.clock.monotonic()
             with contextlib.suppress(TimeoutError):
@@ -180,6 +203,12 @@ class VideoStream(abc.ABC):
     def close(self) -> None:
         self.ended.set()
         self.wake()
+
+    async def aclose(self) -> None:
+        """Ends the stream and waits until its work has stopped."""
+        self.close()
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
 
     # --- its life ------------------------------------------------------------------------------
 
@@ -253,3 +282,7 @@ class StreamTable:
     def remove(self, stream: VideoStream) -> None:
         if self._streams.get(stream.id) is stream:
             del self._streams[stream.id]
+
+    async def aclose(self) -> None:
+        """Ends every stream (the server stops): before the decoders and their threads go."""
+        await asyncio.gather(*(stream.aclose() for stream in list(self._streams.values())))

@@ -1,0 +1,162 @@
+"""What ``RequestStream`` and ``ChangeStream`` ask of a video stream, whatever its kind (live,
+playback): the picture (size, rate, quality, key frames only, digital zoom) and its delivery
+(push or pull, byte order, the Size extension, the stream type), and RequestStream's answer."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from camgate.identity.models import Principal
+from camgate.live.jpeg import JpegRequest
+from camgate.media.transcode import Rect, crop_box
+from camgate.protocols.xpmobile import catalogue
+from camgate.protocols.xpmobile.call import DEFAULT_COMPRESSION, Call
+from camgate.protocols.xpmobile.errors import CommandError, ErrorCode
+from camgate.protocols.xpmobile.frames import ByteOrder
+from camgate.protocols.xpmobile.messages import Reply
+
+MAX_FPS = 60.0
+MAX_FRAGMENT_DURATION_MS = 10_000
+#: ``KeyFramesOnly``: at most this rate, which the transcoder makes from key frames alone for
+#: the usual one-second GOP.
+KEY_FRAMES_FPS = 1.0
+_EDGES = ("SrcLeft", "SrcTop", "SrcRight", "SrcBottom")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Picture:
+    """What the client asked to see; ChangeStream changes it."""
+
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+    quality: int = DEFAULT_COMPRESSION
+    key_frames_only: bool = False
+    #: The part of the picture shown (digital zoom), as fractions of it; None for all of it.
+    crop: Rect | None = None
+
+    def jpeg_request(self) -> JpegRequest:
+        fps = self.fps
+        if self.key_frames_only:
+            fps = min(fps or KEY_FRAMES_FPS, KEY_FRAMES_FPS)
+        return JpegRequest(self.width, self.height, fps, self.quality, fit=True)
+
+
+def choice(call: Call, name: str, choices: tuple[str, ...], default: str) -> str:
+    """One of ``choices`` (in any case); 14 otherwise."""
+    value = (call.request.get(name) or "").strip()
+    if not value:
+        return default
+    found = next((choice for choice in choices if choice.casefold() == value.casefold()), None)
+    if found is None:
+        raise CommandError(ErrorCode.WRONG_INPUT_PARAMETER, f"{name} must be {'|'.join(choices)}")
+    return found
+
+
+def yes_no(call: Call, name: str, default: bool) -> bool:
+    fallback = "Yes" if default else "No"
+    return choice(call, name, ("Yes", "No"), fallback) == "Yes"
+
+
+def _fps(call: Call) -> float | None:
+    value = (call.request.get("Fps") or "").strip()
+    if not value:
+        return None
+    try:
+        fps = float(value)
+    except ValueError:
+        fps = -1.0
+    if not 0 < fps <= MAX_FPS:
+        raise CommandError(
+            ErrorCode.WRONG_INPUT_PARAMETER, f"Fps must be more than 0, at most {MAX_FPS:g}"
+        )
+    return fps
+
+
+def _crop(call: Call, current: Rect | None, source: tuple[int, int] | None) -> Rect | None:
+    """``SrcLeft/Top/Right/Bottom`` (pixels of the source picture, as the Size extension
+    reports it) as fractions; edges not sent stay where they were. The whole picture is no
+    crop. ``source``: the picture's size, None while the camera has sent none (17)."""
+    sent = {name: call.number(name, 0, 1 << 16, None) for name in _EDGES}
+    if all(value is None for value in sent.values()):
+        return current
+    if source is None:
+        raise CommandError(ErrorCode.SURVEILLANCE_SERVER_DOWN, "no video from the camera yet")
+    width, height = source
+    now = crop_box(current, width, height) if current is not None else (0, 0, width, height)
+    left, top, right, bottom = (
+        value if value is not None else edge for value, edge in zip(sent.values(), now, strict=True)
+    )
+    right, bottom = min(right, width), min(bottom, height)
+    if right - left < 2 or bottom - top < 2:
+        raise CommandError(
+            ErrorCode.WRONG_INPUT_PARAMETER,
+            f"SrcLeft < SrcRight and SrcTop < SrcBottom, within the picture ({width}×{height})",
+        )
+    if (left, top, right, bottom) == (0, 0, width, height):
+        return None
+    return Rect(
+        left / width,
+        top / height,
+        min(1.0, (right - left) / width),
+        min(1.0, (bottom - top) / height),
+    )
+
+
+def picture(call: Call, base: Picture, source: tuple[int, int] | None, *, zoom: bool) -> Picture:
+    """``base`` with what the request changes; the crop too when ``zoom`` (ChangeStream)."""
+    width, height = call.dest_size(base.width, base.height)
+    quality = call.compression(base.quality)
+    fps = _fps(call)
+    return Picture(
+        width,
+        height,
+        fps if fps is not None else base.fps,
+        quality,
+        yes_no(call, "KeyFramesOnly", base.key_frames_only),
+        _crop(call, base.crop, source) if zoom else base.crop,
+    )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Options:
+    """How the client wants the stream delivered."""
+
+    fragmented: bool
+    push: bool
+    order: ByteOrder
+    request_size: bool
+
+
+def options(call: Call) -> Options:
+    kinds = ("Transcoded", "FragmentedMP4", "Native")
+    stream_type = choice(call, "StreamType", kinds, "Transcoded")
+    if stream_type == "Native":
+        raise CommandError(
+            ErrorCode.NOT_IMPLEMENTED, "StreamType Native is not offered: use FragmentedMP4"
+        )
+    # Read for its bounds only: each message holds what is pending (one frame when the client
+    # keeps up), shorter than any fragment duration asked for.
+    call.number("FragmentDurationMs", 0, MAX_FRAGMENT_DURATION_MS, None)
+    order = choice(call, "ByteOrder", ("LittleEndian", "Network"), "LittleEndian")
+    return Options(
+        fragmented=stream_type == "FragmentedMP4",
+        push=choice(call, "MethodType", ("Push", "Pull"), "Push") == "Push",
+        order=ByteOrder.NETWORK if order == "Network" else ByteOrder.LITTLE_ENDIAN,
+        request_size=yes_no(call, "RequestSize", False),
+    )
+
+
+def opened(principal: Principal, video_id: str) -> Reply:
+    """RequestStream's answer: the stream, and what the user may do with its camera."""
+    rights = dict(catalogue.capabilities(principal.user))
+    return Reply(
+        params=(
+            ("VideoId", video_id),
+            ("PTZ", rights["PTZ"]),
+            ("Preset", rights["Preset"]),
+            ("Playback", rights["Playback"]),
+            # Exporting from a stream (the old StartExport): camgate exports investigations.
+            ("ExportAvi", "No"),
+        )
+    )

@@ -12,11 +12,9 @@ is the truth the frames' timestamps are checked against.
 from __future__ import annotations
 
 import io
-import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +24,9 @@ from PIL import Image
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from tests.conftest import ADMIN, OPERATOR, login
-from tests.integration.test_playback_ws import record_until, runs_of, set_recording
-from tests.support.media_checks import wait_for_online
-from tests.support.server import RunningServer, add_user, auth, running_server
+from tests.conftest import ADMIN, OPERATOR
+from tests.support.recorded import Recorded, recorded_camera
+from tests.support.server import RunningServer, auth
 from tests.support.xpmobile_client import XpMobileClient
 from tests.support.xpmobile_video import Parsed, parse
 
@@ -55,17 +52,6 @@ SAMPLE = {
 }
 
 
-@dataclass(frozen=True)
-class Recorded:
-    server: RunningServer
-    token: str
-    camera_id: str
-    #: A camera that records nothing (its address leads nowhere).
-    silent_id: str
-    #: The two recorded runs, (start, end) in seconds since the epoch, as the REST API says.
-    runs: list[tuple[float, float]]
-
-
 def millis(t: float) -> int:
     return int(t * 1000)
 
@@ -73,39 +59,9 @@ def millis(t: float) -> int:
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory: pytest.TempPathFactory, clip_cache: Path) -> Iterator[Recorded]:
     data = tmp_path_factory.mktemp("xpmobile-playback") / "data"
-    data.mkdir()
-    shutil.copytree(clip_cache, data / "cache")
-    add_user(data, *ADMIN, "administrator")
-    add_user(data, *OPERATOR, "operator")
-    with running_server(data, backoff=lambda n: 0.2, segment_s=2) as server:
-        base = server.base_url
-        token = login(base, *ADMIN)
-        cameras = f"{base}/api/v1/cameras"
-        created = httpx.post(
-            cameras, json={"name": "Cam A", "urls": ["synthetic:360p"]}, headers=auth(token)
-        )
-        camera_id = created.json()["id"]
-        silent = httpx.post(
-            cameras,
-            json={"name": "Silent", "urls": ["rtsp://127.0.0.1:9/none"]},
-            headers=auth(token),
-        ).json()["id"]
-        theirs = httpx.put(
-            f"{base}/api/v1/roles/operator/cameras",
-            json={"camera_ids": [camera_id, silent]},
-            headers=auth(token),
-        )
-        assert theirs.status_code == 200, theirs.text
-        wait_for_online(base, token, camera_id)
-        api = f"{cameras}/{camera_id}"
-        record_until(base, token, camera_id, runs=1, last_s=9)  # 4× for 2 s, and some
-        set_recording(api, token, enabled=False)
-        time.sleep(2.5)  # the gap
-        set_recording(api, token, enabled=True)
-        record_until(base, token, camera_id, runs=2, last_s=4)
-        set_recording(api, token, enabled=False)
-        runs = runs_of(base, token, camera_id)
-        yield Recorded(server, token, camera_id, silent, runs)
+    # The first run is long enough to play at 4× for 2 s, and some.
+    with recorded_camera(data, clip_cache, first_s=9, second_s=4) as found:
+        yield found
 
 
 @pytest.fixture

@@ -12,12 +12,9 @@ from __future__ import annotations
 
 import base64
 import io
-import shutil
-import time
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -25,10 +22,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import ADMIN, OPERATOR, login
-from tests.integration.test_playback_ws import record_until, runs_of, set_recording
-from tests.support.media_checks import wait_for_online
-from tests.support.server import RunningServer, add_user, auth, running_server
+from tests.conftest import ADMIN, OPERATOR
+from tests.support.recorded import Recorded, recorded_camera
+from tests.support.server import auth
 from tests.support.xpmobile_client import Answer, XpMobileClient, split_messages
 
 #: The synthetic camera: 30 fps, 640×360.
@@ -36,17 +32,6 @@ FRAME_S = 1 / 30
 #: Times travel as whole milliseconds.
 MS = 0.001
 HOUR_S = 3600
-
-
-@dataclass(frozen=True)
-class Recorded:
-    server: RunningServer
-    token: str
-    camera_id: str
-    #: A camera that records nothing (its address leads nowhere).
-    silent_id: str
-    #: The two recorded runs, (start, end) in seconds since the epoch, as the REST API says.
-    runs: list[tuple[float, float]]
 
 
 def millis(t: float) -> int:
@@ -78,33 +63,8 @@ def close(found: list[tuple[float, float]], expected: list[tuple[float, float]])
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory: pytest.TempPathFactory, clip_cache: Path) -> Iterator[Recorded]:
     data = tmp_path_factory.mktemp("xpmobile-recordings") / "data"
-    data.mkdir()
-    shutil.copytree(clip_cache, data / "cache")
-    add_user(data, *ADMIN, "administrator")
-    add_user(data, *OPERATOR, "operator")
-    with running_server(data, backoff=lambda n: 0.2, segment_s=2) as server:
-        base = server.base_url
-        token = login(base, *ADMIN)
-        cameras = f"{base}/api/v1/cameras"
-        created = httpx.post(
-            cameras, json={"name": "Cam A", "urls": ["synthetic:360p"]}, headers=auth(token)
-        )
-        camera_id = created.json()["id"]
-        silent = httpx.post(
-            cameras,
-            json={"name": "Silent", "urls": ["rtsp://127.0.0.1:9/none"]},
-            headers=auth(token),
-        )
-        wait_for_online(base, token, camera_id)
-        api = f"{cameras}/{camera_id}"
-        record_until(base, token, camera_id, runs=1, last_s=4)
-        set_recording(api, token, enabled=False)
-        time.sleep(2.5)  # the gap
-        set_recording(api, token, enabled=True)
-        record_until(base, token, camera_id, runs=2, last_s=3)
-        set_recording(api, token, enabled=False)
-        runs = runs_of(base, token, camera_id)
-        yield Recorded(server, token, camera_id, silent.json()["id"], runs)
+    with recorded_camera(data, clip_cache, first_s=4, second_s=3) as found:
+        yield found
 
 
 def test_sequences_are_the_timeline_of_the_rest_api(recorded: Recorded) -> None:

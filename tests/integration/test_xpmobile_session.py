@@ -78,14 +78,15 @@ def test_connect_and_log_in_with_both_primes_and_paddings(
             assert uuid.UUID(connected.param("ServerId"))
             assert connected.param("Timeout") == "30"
             assert connected.param("WebSocketSupport") == "Yes"
-            assert connected.param("SecurityEnabled") == "No"
-            assert connected.param("CHAPSupported") == "No"
+            assert connected.param("SecurityEnabled") == "Yes"
+            assert connected.param("CHAPSupported") == "Yes"
             assert connected.param("ServerProductCode") == "camgate"
             wrong = client.log_in(OPERATOR[0], "not the password")
             assert wrong.error_code == 15 and wrong.result == "Error"
             right = client.log_in(*OPERATOR)
             assert right.ok, right
             assert right.param("Username") == OPERATOR[0]
+            assert len(set(right.params["Challenge"])) == 100  # NumChallenges
             assert right.param("TranscodedStreamingAvailable") == "Yes"
             assert right.param("SupportsIncomingAudio") == "No"  # not served
             again = client.log_in(*OPERATOR)
@@ -137,6 +138,60 @@ def test_wrong_requests_get_the_protocols_error_codes(server: RunningServer) -> 
     too_large = httpx.post(f"{server.base_url}{PATH}", content=huge)
     assert too_large.status_code == 413 and "<ErrorCode>43</ErrorCode>" in too_large.text
     assert httpx.get(f"{server.base_url}{PATH}").status_code in (404, 405)  # POST only
+
+
+def test_chap_signs_every_request_after_login(server: RunningServer) -> None:
+    with XpMobileClient(server.base_url) as client:
+        assert client.session(*OPERATOR)
+        assert len(client.challenges) == 100
+        assert client.command("LiveMessage").ok  # signed by the client with its first one
+        # Without a challenge, with a wrong answer, or a spent challenge: 19, nothing done.
+        unsigned = client.command("LiveMessage", Challenge="", ChalAnswer="")
+        assert unsigned.error_code == 19 and "missing" in unsigned.error_string
+        first = client.challenges.pop(0)
+        wrong = client.command("LiveMessage", Challenge=first, ChalAnswer=client.answer_to("x"))
+        assert wrong.error_code == 19 and "wrong" in wrong.error_string
+        again = client.command("LiveMessage", Challenge=first, ChalAnswer=client.answer_to(first))
+        assert again.error_code == 19 and "spent" in again.error_string
+        made_up = str(uuid.uuid4())
+        unknown = client.command(
+            "Disconnect", Challenge=made_up, ChalAnswer=client.answer_to(made_up)
+        )
+        assert unknown.error_code == 19
+        assert client.command("LiveMessage").ok  # the connection is still there
+        # More on request; a reset forgets those in hand; the unspent ones are bounded.
+        assert client.command("RequestChallenges", NumChallenges=101).error_code == 14
+        more = client.command("RequestChallenges", NumChallenges=100)
+        assert more.ok and len(more.params["Challenge"]) == 100
+        stale = client.challenges[:5]
+        reset = client.command("RequestChallenges", NumChallenges=10, Reset="Yes")
+        assert reset.ok and len(reset.params["Challenge"]) == 10
+        client.challenges = reset.params["Challenge"]
+        spent = client.command(
+            "LiveMessage", Challenge=stale[0], ChalAnswer=client.answer_to(stale[0])
+        )
+        assert spent.error_code == 19
+        counts = [len(client.command("RequestChallenges").params["Challenge"]) for _ in range(6)]
+        assert counts == [100, 100, 100, 100, 95, 1], counts
+        assert len(client.challenges) == 500
+        # Down to its last one, the client asks for new ones with it (Reset, as the library
+        # does) and goes on.
+        client.challenges = client.challenges[-1:]
+        assert client.command("GetViews", ViewId=ROOT_FOLDER).ok
+        assert len(client.challenges) == 99
+        assert client.command("Disconnect").ok
+    # A client that asks for no challenges signs nothing and cannot ask for them later.
+    with XpMobileClient(server.base_url, chap=False) as plain:
+        assert plain.session(*OPERATOR) and not plain.challenges
+        assert plain.command("LiveMessage").ok
+        assert plain.command("RequestChallenges").error_code == 23
+    # The reference client asks for them right after Connect, before LogIn.
+    with XpMobileClient(server.base_url, chap=False) as early:
+        assert early.connect().ok
+        assert len(early.command("RequestChallenges", NumChallenges=50).params["Challenge"]) == 50
+        assert early.log_in(*OPERATOR).ok  # with no NumChallenges
+        assert early.command("LiveMessage").ok
+        assert early.command("LiveMessage", Challenge="", ChalAnswer="").error_code == 19
 
 
 def test_repeated_wrong_passwords_lock_the_account_out(
@@ -207,7 +262,9 @@ def test_two_step_verification_by_email(
         )
         assert done.ok, done
         assert done.param("Username") == OPERATOR[0]
+        assert len(done.params["Challenge"]) == 100  # those LogIn asked for
         assert client.command("GetViews", ViewId=ROOT_FOLDER).ok
+        assert client.command("LiveMessage", Challenge="", ChalAnswer="").error_code == 19
         assert client.command("RequestSecondStepAuthenticationPin").error_code == 23
 
     # A code whose attempts are used up is expired (37); a new one completes the login.

@@ -6,6 +6,7 @@ Only the two primes (public numbers) come from camgate."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import secrets
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -166,6 +167,7 @@ class XpMobileClient:
         prime_bits: int = 2048,
         padding: str = "ISO10126",
         processing_messages: bool = False,
+        chap: bool = True,
     ) -> None:
         self.http = httpx.Client(base_url=base_url, timeout=30)
         self.prime_bits = prime_bits
@@ -177,7 +179,11 @@ class XpMobileClient:
         self._prime = PRIMES[prime_bits]
         self._iv = b""
         self._key = b""
+        self._shared = b""
         self.connected: dict[str, list[str]] = {}
+        #: Whether LogIn asks for challenges (§2.1 CHAP), and those in hand, oldest first.
+        self.chap = chap
+        self.challenges: list[str] = []
 
     def close(self) -> None:
         self.http.close()
@@ -191,7 +197,25 @@ class XpMobileClient:
     def send(self, body: bytes) -> httpx.Response:
         return self.http.post(PATH, content=body, headers={"Content-Type": "text/xml"})
 
+    def answer_to(self, challenge: str) -> str:
+        """§2.1: base64(SHA-512(UPPER(challenge + lower-case hex of the whole L)))."""
+        text = (challenge + self._shared.hex()).upper().encode()
+        return base64.b64encode(hashlib.sha512(text).digest()).decode()
+
+    def _signed(self, name: str, params: dict[str, Any]) -> dict[str, Any]:
+        """``params`` with a challenge and its answer, when the client holds challenges (and
+        100 new ones asked for first when it is down to its last)."""
+        if not self.challenges or "Challenge" in params:
+            return params
+        if len(self.challenges) == 1 and name != "RequestChallenges":
+            # As the library does when it runs low: the server forgets any it still holds.
+            refill = self.command("RequestChallenges", NumChallenges=100, Reset="Yes")
+            assert refill.ok, refill
+        challenge = self.challenges.pop(0)
+        return {**params, "Challenge": challenge, "ChalAnswer": self.answer_to(challenge)}
+
     def command(self, name: str, **params: Any) -> Answer:
+        params = self._signed(name, params)
         self.sequence += 1
         response = self.send(request_xml(name, self.sequence, params, self.connection_id))
         assert response.status_code == 200, response.text
@@ -199,6 +223,8 @@ class XpMobileClient:
         answer = parse_answer(response.content)
         assert answer.kind == "Response" and answer.name == name
         assert answer.sequence_id == self.sequence
+        if answer.ok:
+            self.challenges += answer.params.get("Challenge", [])
         return answer
 
     def connect(self, **extra: Any) -> Answer:
@@ -217,7 +243,7 @@ class XpMobileClient:
             server = int.from_bytes(base64.b64decode(answer.param("PublicKey")), "little")
             shared = pow(server, self._secret, self._prime)
             raw = shared.to_bytes((shared.bit_length() + 7) // 8, "little")
-            self._iv, self._key = raw[:16], raw[16:48]
+            self._iv, self._key, self._shared = raw[:16], raw[16:48], raw
         return answer
 
     def encrypt(self, text: str) -> str:
@@ -234,6 +260,7 @@ class XpMobileClient:
             LoginType=login_type,
             ClientType="WebClient",
             SupportsResampling="Yes",
+            **({"NumChallenges": 100} if self.chap else {}),
         )
 
     def session(self, username: str, password: str) -> XpMobileClient:

@@ -113,7 +113,8 @@ def test_public_keys_round_trip_and_bad_ones_are_refused() -> None:
 
 
 def _key() -> SessionKey:
-    return SessionKey(secrets.token_bytes(16), secrets.token_bytes(32))
+    shared = secrets.token_bytes(128)
+    return SessionKey(shared[:16], shared[16:48], shared)
 
 
 def _encrypt(key: SessionKey, padded: bytes) -> str:

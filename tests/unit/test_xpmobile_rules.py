@@ -113,7 +113,8 @@ def test_login_flags_need_the_setting_the_permission_and_the_command() -> None:
 
 
 def _key() -> SessionKey:
-    return SessionKey(secrets.token_bytes(16), secrets.token_bytes(32))
+    shared = secrets.token_bytes(128)
+    return SessionKey(shared[:16], shared[16:48], shared)
 
 
 TIMEOUTS = {"connected_s": 30.0, "awaiting_s": 1800.0}

@@ -3,8 +3,9 @@ API uses (identity, cameras, views, live, audit), with the same rules: permissio
 ``User.may`` and ``Services.can_view``, the feature toggles of the settings.
 
 A command that is not in the table answers NotImplemented (1). Commands on a logged-in
-connection authenticate its camgate session first, as every REST request does, and count as
-the session's sign of life (the client timeout); a session that ended answers 12.
+connection spend one of its CHAP challenges when the client asked for them (19 for a wrong
+one), then authenticate its camgate session, as every REST request does, and count as the
+session's sign of life (the client timeout); a session that ended answers 12.
 """
 
 from __future__ import annotations
@@ -32,6 +33,11 @@ from camgate.protocols.xpmobile import (
 )
 from camgate.protocols.xpmobile import live as live_video
 from camgate.protocols.xpmobile.call import Call, Command, Needs, viewable
+from camgate.protocols.xpmobile.chap import (
+    MAX_PER_REQUEST,
+    ChallengeError,
+    Challenges,
+)
 from camgate.protocols.xpmobile.connections import Connection, Stage
 from camgate.protocols.xpmobile.crypto import (
     PRIMES,
@@ -110,8 +116,8 @@ async def connect(call: Call) -> Reply:
             ("Timeout", str(svc.settings.tree.connectivity.client_timeout_s)),
             ("PublicKey", encode_public_key(pair.public)),
             ("WebSocketSupport", "Yes"),
-            ("SecurityEnabled", "No"),
-            ("CHAPSupported", "No"),
+            ("SecurityEnabled", "Yes"),
+            ("CHAPSupported", "Yes"),
             ("ServerProductCode", PRODUCT_CODE),
         )
     )
@@ -127,7 +133,9 @@ async def log_in(call: Call) -> Reply:
         raise CommandError(ErrorCode.FEATURE_IS_DISABLED, f"LoginType {login_type} is not offered")
     username = call.secret("Username", MAX_USERNAME)
     password = call.secret("Password", MAX_PASSWORD)
+    wanted = call.whole("NumChallenges", 0, MAX_PER_REQUEST, 0)
     connection.restart()  # a new LogIn drops a second step that was under way
+    connection.wanted_challenges = wanted
     svc = call.svc
     # The session list shows it: the protocol, the client's kind (WebClient…), its User-Agent.
     kind = " ".join(filter(None, ("XProtect Mobile", call.request.get("ClientType"))))
@@ -171,11 +179,16 @@ def _second_step(call: Call, step: SecondStep, username: str) -> NoReturn:
 
 async def _logged_in(call: Call, login: Login) -> Reply:
     """Records the login as every login is recorded (``Services.logged_in``); then the
-    connection holds the session."""
-    svc, user = call.svc, login.user
+    connection holds the session, and the challenges LogIn asked for."""
+    svc, user, connection = call.svc, login.user, call.current
     session_id = await svc.logged_in(login, call.address, protocol="XProtect Mobile")
-    call.table.logged_in(call.current, login.token, session_id, user.username)
-    return Reply(params=features.login_flags(svc.settings.tree, user, SERVED))
+    call.table.logged_in(connection, login.token, session_id, user.username)
+    flags = features.login_flags(svc.settings.tree, user, SERVED)
+    if connection.wanted_challenges or connection.challenges is not None:
+        challenges = connection.challenges = connection.challenges or Challenges()
+        issued = challenges.issue(connection.wanted_challenges, svc.clock.monotonic())
+        flags += [("Challenge", challenge) for challenge in issued]
+    return Reply(params=flags)
 
 
 def _awaiting(call: Call) -> Connection:
@@ -268,6 +281,25 @@ async def disconnect(call: Call) -> Reply:
     return Reply()
 
 
+async def request_challenges(call: Call) -> Reply:
+    """RequestChallenges: more challenges (``NumChallenges``, fewer when the connection holds
+    nearly as many unspent as it may), after forgetting the unspent ones when ``Reset=Yes``.
+    The reference client asks right after Connect; a connection that logged in without
+    challenges goes on without them."""
+    connection = call.current
+    if connection.challenges is None:
+        if connection.stage is Stage.LOGGED_IN:
+            raise CommandError(
+                ErrorCode.NOT_ALLOWED_IN_THIS_STATE,
+                "this connection logged in without challenges: it goes on without them",
+            )
+        connection.challenges = Challenges()
+    count = call.whole("NumChallenges", 1, MAX_PER_REQUEST, MAX_PER_REQUEST)
+    reset = (call.request.get("Reset") or "No").casefold() == "yes"
+    issued = connection.challenges.issue(count, call.svc.clock.monotonic(), reset=reset)
+    return Reply(params=tuple(("Challenge", challenge) for challenge in issued))
+
+
 # --- the catalogue -------------------------------------------------------------------------
 
 
@@ -335,6 +367,7 @@ COMMANDS: dict[str, Command] = {
     "VerifySecondStepAuthenticationPin": Command(verify_code, Needs.CONNECTION),
     "LiveMessage": Command(live_message, Needs.CONNECTION),
     "Disconnect": Command(disconnect, Needs.CONNECTION),
+    "RequestChallenges": Command(request_challenges, Needs.CONNECTION),
     "GetViews": Command(get_views, Needs.SESSION),
     "GetAllViewsAndCameras": Command(get_all_views_and_cameras, Needs.SESSION),
     "GetCapabilities": Command(get_capabilities, Needs.SESSION),
@@ -347,6 +380,27 @@ COMMANDS: dict[str, Command] = {
 }
 #: What this adapter serves: the login flags follow it (features.py).
 SERVED = frozenset(COMMANDS) | live_video.CAPABILITIES
+
+
+def _spend_challenge(call: Call, connection: Connection, challenges: Challenges) -> None:
+    """The request's challenge and answer, checked before anything else is done for it."""
+    challenge = call.request.get("Challenge") or ""
+    answer = call.request.get("ChalAnswer") or ""
+    try:
+        if not challenge or not answer:
+            raise ChallengeError("Challenge and ChalAnswer are missing")
+        challenges.spend(challenge, answer, connection.key, call.svc.clock.monotonic())
+    except ChallengeError as error:
+        log.warning(
+            "refused %s on %s's connection from %s (XProtect Mobile): %s",
+            call.request.name,
+            connection.username,
+            call.address,
+            error,
+        )
+        raise CommandError(
+            ErrorCode.SECURITY_ERROR, f"this connection signs its requests: {error}"
+        ) from None
 
 
 async def _session(call: Call, connection: Connection) -> Principal:
@@ -379,6 +433,8 @@ async def execute(call: Call) -> Reply:
             raise wrong_connection()
         call.connection = connection
         if connection.stage is Stage.LOGGED_IN:
+            if connection.challenges is not None:
+                _spend_challenge(call, connection, connection.challenges)
             call.principal = await _session(call, connection)
         elif command.needs is Needs.SESSION:
             raise CommandError(ErrorCode.NOT_ALLOWED_IN_THIS_STATE, "log in first")

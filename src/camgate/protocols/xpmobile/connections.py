@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from camgate.identity.twostep import TwoStepMethod
+from camgate.protocols.xpmobile.chap import Challenges
 from camgate.protocols.xpmobile.crypto import Padding, SessionKey
 
 #: Connections that have not logged in (yet): the oldest go first beyond this.
@@ -54,6 +55,11 @@ class Connection:
     username: str = ""
     #: What the client last fetched of the catalogue (kind → digest), to tell it of changes.
     catalogue: dict[str, str] | None = None
+    #: The challenges LogIn asked for (``NumChallenges``), issued once logged in.
+    wanted_challenges: int = 0
+    #: For a client that asked for challenges (RequestChallenges, or LogIn's NumChallenges):
+    #: once logged in, every request spends one.
+    challenges: Challenges | None = None
 
     def await_code(self, ticket: str, method: TwoStepMethod, fresh_until: float) -> None:
         self.stage = Stage.AWAITING_CODE

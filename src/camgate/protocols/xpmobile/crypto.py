@@ -9,12 +9,16 @@ Pure functions; ``pow()`` for the exchange, ``cryptography`` for AES. The wire c
 - The shared secret S as little-endian bytes L (minimal length): IV = L[0:16], key = L[16:48].
 - Padding: PKCS7, or ISO 10126 (random bytes, then the count), which is undone by the last
   byte alone, since the bytes before it are random.
+- CHAP: the answer to a challenge is base64(SHA-512(UPPER(challenge + hex(L)))), hex(L) the
+  lower-case hex of the whole of L.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from enum import StrEnum
@@ -119,10 +123,12 @@ class KeyPair:
 
 @dataclass(frozen=True, slots=True)
 class SessionKey:
-    """What the shared secret keys: the IV and the AES-256 key of the credentials."""
+    """What the shared secret keys: the IV and the AES-256 key of the credentials, and the
+    answers to CHAP challenges (``shared``: the whole of L)."""
 
     iv: bytes
     key: bytes
+    shared: bytes
 
     def __repr__(self) -> str:
         return "SessionKey(***)"
@@ -134,7 +140,18 @@ def session_key(shared_secret: int) -> SessionKey:
     if len(raw) < _IV_BYTES + _KEY_BYTES:
         # A secret this small happens with a chance of about 2^-640 for honest peers.
         raise CryptoError("the shared secret is too short")
-    return SessionKey(raw[:_IV_BYTES], raw[_IV_BYTES : _IV_BYTES + _KEY_BYTES])
+    return SessionKey(raw[:_IV_BYTES], raw[_IV_BYTES : _IV_BYTES + _KEY_BYTES], raw)
+
+
+def challenge_answer(challenge: str, key: SessionKey) -> str:
+    """``ChalAnswer``: what only the two ends of the exchange can make from a challenge."""
+    text = (challenge + key.shared.hex()).upper()
+    return base64.b64encode(hashlib.sha512(text.encode("ascii")).digest()).decode("ascii")
+
+
+def answer_is_right(challenge: str, answer: str, key: SessionKey) -> bool:
+    """Whether ``answer`` is ``challenge``'s, compared in constant time."""
+    return hmac.compare_digest(challenge_answer(challenge, key), answer.strip())
 
 
 def unpad_iso10126(data: bytes) -> bytes:

@@ -207,7 +207,7 @@ def test_repeated_wrong_passwords_lock_the_account_out(
     assert {lockout["kind"] for lockout in lockouts} == {"user", "address"}
 
 
-def _two_step(server: RunningServer, token: str, smtp: SmtpServer, method: str) -> None:
+def enable_two_step(server: RunningServer, token: str, smtp: SmtpServer, method: str) -> None:
     _patch_settings(
         server,
         token,
@@ -235,7 +235,7 @@ def _two_step(server: RunningServer, token: str, smtp: SmtpServer, method: str) 
 def test_two_step_verification_by_email(
     server: RunningServer, admin_token: str, smtp: SmtpServer
 ) -> None:
-    _two_step(server, admin_token, smtp, "email")
+    enable_two_step(server, admin_token, smtp, "email")
     mailbox = smtp.mailbox
     with XpMobileClient(server.base_url) as client:
         assert client.connect().ok
@@ -292,7 +292,7 @@ def test_two_step_verification_by_email(
 def test_two_step_verification_with_an_authenticator_app(
     server: RunningServer, admin_token: str, smtp: SmtpServer
 ) -> None:
-    _two_step(server, admin_token, smtp, "totp")
+    enable_two_step(server, admin_token, smtp, "totp")
     with XpMobileClient(server.base_url) as client:
         assert client.connect().ok
         # Adding camgate to the app needs its QR code: the web client shows it, not this protocol.

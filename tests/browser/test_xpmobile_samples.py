@@ -17,18 +17,19 @@ The samples as tried against camgate (issue 7, with live video, recordings and b
   ``GetThumbnailByTime`` (``SeekType=Time``, ``Time`` = now, 400×225) and draws the answer's
   ``Thumbnail`` on the camera's canvas (400×224 from a 16:9 camera), its ``Timestamp`` as the time:
   the latest recorded frame (code 32 while the camera has recorded nothing).
-- **Video** (``Samples/Video``, tested here): live works. A click on a camera sends
+- **Video** (``Samples/Video``, tested here): live and playback work. A click on a camera sends
   ``RequestStream`` (Live, Push, Transcoded, 400×300, 25 fps, ``ComprLevel`` 71,
   ``RequestSize=Yes``), opens the WebSocket ``/XProtectMobile/Video/<VideoId>`` and draws each
   JPEG frame on the camera's canvas (about 25 a second). A second click switches to playback:
-  ``CloseStream``, then ``RequestStream`` with ``SignalType=Playback``, which answers code 1 (not
-  implemented yet).
+  ``CloseStream``, then ``RequestStream`` with ``SignalType=Playback`` and no time (camgate:
+  paused at now, the last frame recorded) on a new WebSocket; the page shows its play buttons,
+  which send ``ChangeStream`` with ``Speed`` -1, 1 or 0, and the time of each frame drawn.
 - **VideoStream** (direct streaming: fMP4 in MediaSource, in its ``videos-stream`` elements):
   works; ``RequestStream`` with ``StreamType=FragmentedMP4`` and the 640×360 video plays.
 - **Bookmarks**: works; lists (``GetBookmarks``), creates (``CreateBookmark``) and removes
   (``DeleteBookmark``) bookmarks.
-- **MultiCameraPlayback**: logs in; ``CreatePlaybackController`` and ``RequestStream`` with
-  ``SignalType=Playback`` answer code 1 (not implemented yet).
+- **MultiCameraPlayback**: logs in; ``CreatePlaybackController`` answers code 1 (playback
+  controllers are not implemented yet), so the page never shows its play buttons.
 - **PTZ**: logs in and lists no camera (camgate's cameras have no PTZ).
 - **Audio**, **PushToTalk**, **VideoPush**: log in, then alert that the server does not offer the
   feature (they read LogIn's ``SupportsOutgoingAudio``, ``SupportsIncomingAudio`` and
@@ -45,6 +46,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -162,7 +164,11 @@ class SampleLog:
         result = re.search(r"<Result>(\w+)</Result>", body)
         code = re.search(r"<ErrorCode>(\d+)</ErrorCode>", body)
         reason = re.search(r"<ErrorString>([^<]*)</ErrorString>", body)
-        line = f"{sent[1] if sent else '?'} → {result[1] if result else '?'}"
+        name = sent[1] if sent else "?"
+        signal = re.search(r'Name="SignalType" Value="(\w+)"', response.request.post_data or "")
+        if signal:
+            name += f"({signal[1]})"
+        line = f"{name} → {result[1] if result else '?'}"
         if code:
             line += f" {code[1]} ({reason[1] if reason else ''})"
         self.commands.append(line)
@@ -280,3 +286,77 @@ def test_the_video_sample_plays_live_video(page: Page, samples: Samples) -> None
     assert later["hash"] != first["hash"], f"the picture does not change\n{log}"
     assert later["high"] - later["low"] > 96, later
     assert not log.complaints, log
+
+
+#: A time as the Video sample shows it (local h:mm:ss).
+SHOWN_TIME = re.compile(r"(\d{1,2}):(\d\d):(\d\d)")
+
+
+def shown_time(page: Page, camera: str, log: SampleLog) -> int:
+    """The time the sample shows under the camera's picture, in seconds of its day."""
+    text = page.locator(f"{camera} .playTimeIndex").inner_text()
+    found = SHOWN_TIME.fullmatch(text)
+    assert found, f"time shown: {text!r}\n{log}"
+    hours, minutes, seconds = (int(part) for part in found.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def recorded_for(samples: Samples, seconds: float) -> None:
+    """Until the camera's recordings span ``seconds``, so that there is video to play back."""
+    token = login(samples.server.base_url, *ADMIN)
+    url = f"{samples.server.base_url}/api/v1/cameras/{samples.camera_id}/recordings"
+    deadline = time.monotonic() + seconds + 30
+    while time.monotonic() < deadline:
+        intervals = httpx.get(url, headers=auth(token)).json()["intervals"]
+        if intervals:
+            start, end = (datetime.fromisoformat(intervals[-1][edge]) for edge in ("start", "end"))
+            if (end - start).total_seconds() >= seconds:
+                return
+        time.sleep(0.5)
+    raise AssertionError(f"the camera did not record {seconds} s")
+
+
+def played(page: Page, camera: str, log: SampleLog, button: str) -> tuple[int, int]:
+    """Clicks a play button and watches the picture for 3 s: the frames that came and how far
+    the time shown moved (seconds)."""
+    canvas = f"{camera} canvas"
+    before: dict[str, int] = page.eval_on_selector(canvas, PIXELS)
+    start, frames = shown_time(page, camera, log), log.frames
+    page.locator(f"{camera} {button}").click()
+    page.wait_for_timeout(3000)
+    after: dict[str, int] = page.eval_on_selector(canvas, PIXELS)
+    assert after["hash"] != before["hash"], f"the picture does not change\n{log}"
+    assert after["high"] - after["low"] > 96, after
+    moved = (shown_time(page, camera, log) - start + 43200) % 86400 - 43200
+    return log.frames - frames, moved
+
+
+def test_the_video_sample_plays_recordings_back(page: Page, samples: Samples) -> None:
+    recorded_for(samples, 8)
+    log = open_sample(page, samples, VIDEO_PAGE)
+    camera = f"#container{samples.camera_id}"
+    page.locator(camera).click()
+    drawn(page, f"{camera} canvas", log)
+    # A second click: playback, paused at now, its buttons shown.
+    page.locator(camera).click()
+    expect(page.locator(f"{camera} .playBackButton")).to_be_visible(timeout=10_000)
+    deadline = time.monotonic() + 10
+    while len([url for url in log.sockets if "/XProtectMobile/Video/" in url]) < 2:
+        assert time.monotonic() < deadline, f"no playback video channel\n{log}"
+        page.wait_for_timeout(200)
+    assert "RequestStream(Playback) → OK" in log.commands, log
+    page.wait_for_timeout(1000)  # the paused frame
+
+    # Backward at 1×: frames at the sample's rate, each drawn, the time going back.
+    frames, moved = played(page, camera, log, ".playBackButton")
+    assert frames >= 15, f"{frames} frames in 3 s backward\n{log}"
+    assert -4 <= moved <= -2, f"moved {moved} s in 3 s backward\n{log}"
+    # Forward again from there.
+    frames, moved = played(page, camera, log, ".playForwardButton")
+    assert frames >= 15, f"{frames} frames in 3 s forward\n{log}"
+    assert 2 <= moved <= 4, f"moved {moved} s in 3 s forward\n{log}"
+    changes = [line for line in log.commands if line.startswith("ChangeStream")]
+    assert changes == ["ChangeStream → OK"] * 2, log
+    # The sample closed the live channel itself (CloseStream) when it switched.
+    live = next(url for url in log.sockets if "/XProtectMobile/Video/" in url)
+    assert [c for c in log.complaints if c != f"closed: {live}"] == [], log

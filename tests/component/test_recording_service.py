@@ -270,6 +270,8 @@ async def test_a_hub_is_recorded_indexed_and_played_back_while_written(
     await service.reconcile()
     (status,) = service.statuses()
     assert status.state is RecorderState.WAITING
+    assert service.status_of(env.camera.id) == status
+    assert service.status_of("another camera") is None
     packets = looped(clip, 3)  # 6 s; keyframes at 0, 1, ... 5 s; segments of 2 s
 
     # Up to the keyframe at 5 s: segments [0, 2) and [2, 4) closed, [4, 5) of the third written.

@@ -1,8 +1,9 @@
 """Live video over the XProtect Mobile protocol on a running server, driven by a client and a
 frame parser written from the protocol notes: RequestStream, the video channel (push over a
 WebSocket and over one long HTTP response, pull), ChangeStream (size, rate, digital zoom),
-CloseStream, direct streaming (fMP4) and its fallback to JPEG, and the rules every live stream
-of camgate follows (the live permission, the status page, the session's end)."""
+CloseStream, direct streaming (fMP4) and its fallback to JPEG, the LiveEvents of the feed and
+of its recording, and the rules every live stream of camgate follows (the live permission, the
+status page, the session's end)."""
 
 from __future__ import annotations
 
@@ -23,10 +24,14 @@ from websockets.sync.client import ClientConnection, connect
 
 from camgate.protocols.xpmobile import streams as xpmobile_streams
 from tests.conftest import ADMIN, OPERATOR
+from tests.integration.test_playback_ws import set_recording
 from tests.support.media_checks import decode_mp4, wait_for_online
 from tests.support.server import RunningServer, auth
 from tests.support.xpmobile_client import XpMobileClient
 from tests.support.xpmobile_video import LIVE_FEED, Parsed, parse, parse_all
+
+#: The LiveEvents bit of a camera being recorded (the protocol notes, §3).
+RECORDING = 0x04
 
 VIDEO = "/XProtectMobile/Video"
 #: What the web client library sends (Connection.js requestStream), less the camera and size.
@@ -51,7 +56,9 @@ def _patch_settings(server: RunningServer, token: str, patch: dict[str, Any]) ->
 
 @pytest.fixture
 def camera(server: RunningServer, admin_token: str) -> str:
-    """A 640×360 camera, online, that operators may view."""
+    """A 640×360 camera, online, that operators may view. It does not record (a new camera
+    records by default: turned off before its first key frame), so that its LiveEvents are
+    the feed's alone."""
     answer = httpx.post(
         f"{_api(server)}/cameras",
         json={"name": "Door", "urls": ["synthetic:360p"]},
@@ -59,6 +66,7 @@ def camera(server: RunningServer, admin_token: str) -> str:
     )
     assert answer.status_code == 201, answer.text
     camera_id: str = answer.json()["id"]
+    set_recording(f"{_api(server)}/cameras/{camera_id}", admin_token, enabled=False)
     theirs = httpx.put(
         f"{_api(server)}/roles/operator/cameras",
         json={"camera_ids": [camera_id]},
@@ -289,6 +297,56 @@ def _assert_jpeg_fallback(
     assert frame.info is not None and frame.info.data_type == "JPEG" and frame.info.key_frame
     assert _jpeg_size(frame) == (320, 180)
     return frame
+
+
+def _until_events(socket: ClientConnection, wanted: int) -> tuple[Parsed, list[Parsed]]:
+    """The first frame whose LiveEvents are ``wanted``, and the frames before it."""
+    before: list[Parsed] = []
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        (frame,) = _frames(socket, 1, with_video=False)
+        assert frame.live is not None, frame
+        if frame.live[0] == wanted:
+            return frame, before
+        before.append(frame)
+    raise AssertionError(f"no LiveEvents {wanted:#x} in 20 s: {[f.live for f in before]}")
+
+
+def _recorder_state(server: RunningServer, token: str, camera: str) -> str:
+    answer = httpx.get(f"{_api(server)}/cameras/{camera}/recording", headers=auth(token))
+    assert answer.status_code == 200, answer.text
+    state: str = answer.json()["state"]
+    return state
+
+
+def test_live_events_say_whether_the_camera_is_recorded(
+    server: RunningServer, admin_token: str, camera: str, operator: XpMobileClient
+) -> None:
+    recording_api = f"{_api(server)}/cameras/{camera}"
+    video_id = _request(operator, camera, DestWidth=160, DestHeight=90)
+    with _socket(server, video_id) as socket:
+        # Not recorded: the feed alone, on every frame.
+        assert all(frame.live == (LIVE_FEED, 0) for frame in _frames(socket, 3)[1:])
+
+        set_recording(recording_api, admin_token, enabled=True)
+        started, waiting = _until_events(socket, LIVE_FEED | RECORDING)
+        # The frame that says it first says that it changed; those before it did not.
+        assert started.live == (LIVE_FEED | RECORDING, RECORDING)
+        assert all(frame.live == (LIVE_FEED, 0) for frame in waiting)
+        assert _recorder_state(server, admin_token, camera) == "recording"
+        after = _frames(socket, 3)
+        assert all(frame.live == (LIVE_FEED | RECORDING, 0) for frame in after)
+
+        # A direct (fMP4) stream of the same camera says so too.
+        direct = _request(operator, camera, StreamType="FragmentedMP4")
+        with _socket(server, direct) as fragments:
+            (frame,) = _frames(fragments, 1)
+            assert frame.info is not None and frame.info.data_type == "H264"
+            assert frame.live == (LIVE_FEED | RECORDING, LIVE_FEED | RECORDING)
+
+        set_recording(recording_api, admin_token, enabled=False)
+        stopped, _ = _until_events(socket, LIVE_FEED)
+        assert stopped.live == (LIVE_FEED, RECORDING)
 
 
 def test_streams_follow_the_rules_of_live_video(

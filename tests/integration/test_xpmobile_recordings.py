@@ -1,7 +1,7 @@
 """Recordings over the XProtect Mobile command channel, on a synthetic camera's real recordings:
-GetSequences in a range and counted around a time, GetRecordingTime, GetThumbnailByTime with
-every SeekType, and who may ask (25 without the playback permission, 20 for a camera the role
-does not have).
+GetSequences in a range, counted around a time and within an investigation, GetRecordingTime,
+GetThumbnailByTime with every SeekType, and who may ask (25 without the playback permission, 20
+for a camera the role does not have; an investigation as the REST API shows it).
 
 One server records one camera for the whole module: two runs with a gap between them, then
 recording off, so that the recordings stand still. The REST API's timeline of the same camera
@@ -15,7 +15,9 @@ import io
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -234,7 +236,8 @@ def test_wrong_sequence_requests_get_clear_codes(recorded: Recorded) -> None:
         assert code(ItemId=camera, Time=time, SeqType="Motion") == 24  # camgate has no motion
         assert code(ItemId=camera, Time=time, SeqType="Sound") == 14
         assert code(ItemId=camera, Time=time, ItemKind="Microphone") == 21
-        assert code(ItemId=camera, Time=time, InvestigationId=str(uuid.uuid4())) == 2
+        assert code(ItemId=camera, Time=time, InvestigationId=str(uuid.uuid4())) == 21
+        assert code(ItemId=camera, Time=time, InvestigationId="not-a-guid") == 14
         assert code(ItemId=[str(uuid.uuid4()) for _ in range(101)], Time=time) == 43
 
 
@@ -273,3 +276,102 @@ def test_recordings_need_the_playback_permission_and_a_camera_of_the_role(
         finally:
             given = {"permissions": ["live", "playback"]}
             assert httpx.put(f"{api}/permissions", json=given, headers=admin).status_code == 200
+
+
+def _investigation(recorded: Recorded, camera_ids: list[str], start: float, end: float) -> str:
+    """An investigation of the administrator's, made with the REST API."""
+    made = httpx.post(
+        f"{recorded.server.base_url}/api/v1/investigations",
+        json={
+            "name": "Broken window",
+            "camera_ids": camera_ids,
+            "start": datetime.fromtimestamp(start, UTC).isoformat(),
+            "end": datetime.fromtimestamp(end, UTC).isoformat(),
+        },
+        headers=auth(recorded.token),
+    )
+    assert made.status_code == 201, made.text
+    investigation_id: str = made.json()["id"]
+    return investigation_id
+
+
+def _patch(recorded: Recorded, path: str, body: dict[str, Any]) -> None:
+    url = f"{recorded.server.base_url}/api/v1/{path}"
+    method = httpx.patch if path == "settings" else httpx.put
+    answer = method(url, json=body, headers=auth(recorded.token))
+    assert answer.status_code == 200, answer.text
+
+
+def test_sequences_of_an_investigation_are_cut_to_its_span(recorded: Recorded) -> None:
+    (first, first_end), (second, last) = recorded.runs
+    start, end = first + 1, second + 1
+    camera = recorded.camera_id
+    investigation = _investigation(recorded, [camera], start, end)
+    with XpMobileClient(recorded.server.base_url).session(*ADMIN) as client:
+
+        def ask(**params: object) -> list[tuple[float, float]]:
+            answer = client.command(
+                "GetSequences", ItemId=camera, InvestigationId=investigation, **params
+            )
+            return sequences(answer)
+
+        # As the web client library asks for an interval's sequences: from before the
+        # investigation to after it, what it covers only.
+        span = int(last - first) + 20
+        within = [(start, first_end), (second, end)]
+        interval = ask(Time=millis(first - 10), AfterTime=span, AfterCount=10000, ItemKind="Camera")
+        assert close(interval, within), (interval, within)
+        # Backward from after it; counted from the time asked about, inside it.
+        assert close(ask(Time=millis(last + 10), BeforeTime=span), within)
+        gap = (first_end + second) / 2
+        assert close(ask(Time=millis(gap), BeforeTime=HOUR_S, BeforeCount=1), within[:1])
+        assert close(ask(Time=millis(gap), AfterTime=HOUR_S, AfterCount=1), within[1:])
+        # Without it, the same question is answered from the whole timeline.
+        whole = client.command("GetSequences", ItemId=camera, Time=millis(gap), AfterTime=HOUR_S)
+        assert close(sequences(whole), recorded.runs[1:])
+        assert ask(Time=millis(end + 1), AfterTime=HOUR_S) == []
+
+        def code(**params: object) -> int:
+            params = {"ItemId": camera, "Time": millis(first), "AfterTime": 60, **params}
+            return client.command("GetSequences", **params).error_code
+
+        # A camera that is not the investigation's (recorded or not, known or not): 21.
+        assert code(ItemId=recorded.silent_id, InvestigationId=investigation) == 21
+        assert code(ItemId=[camera, str(uuid.uuid4())], InvestigationId=investigation) == 21
+        assert code(ItemId="not-a-guid", InvestigationId=investigation) == 14
+
+        _patch(recorded, "settings", {"investigations": {"enabled": False}})
+        try:
+            assert code(InvestigationId=investigation) == 24
+            assert code() == 0  # without one: recordings, not investigations
+        finally:
+            _patch(recorded, "settings", {"investigations": {"enabled": True}})
+
+
+def test_an_investigation_that_is_not_the_users_to_see_is_unknown(recorded: Recorded) -> None:
+    (first, _), (_, last) = recorded.runs
+    camera = recorded.camera_id
+    investigation = _investigation(recorded, [camera], first, last)
+    asked = {"ItemId": camera, "Time": millis(first), "AfterTime": HOUR_S}
+    with XpMobileClient(recorded.server.base_url).session(*OPERATOR) as client:
+        # The operator role may play the camera back, but has no Export permission.
+        assert sequences(client.command("GetSequences", **asked))
+        refused = client.command("GetSequences", InvestigationId=investigation, **asked)
+        assert refused.error_code == 25, refused
+        _patch(
+            recorded, "roles/operator/permissions", {"permissions": ["live", "playback", "export"]}
+        )
+        try:
+            # The administrator's investigation, with others' hidden: as unknown as none.
+            hidden = client.command("GetSequences", InvestigationId=investigation, **asked)
+            assert hidden.error_code == 21, hidden
+            unknown = client.command("GetSequences", InvestigationId=str(uuid.uuid4()), **asked)
+            assert unknown.error_code == 21 and unknown.error_string == hidden.error_string
+            _patch(recorded, "settings", {"investigations": {"view_others": True}})
+            try:
+                shown = client.command("GetSequences", InvestigationId=investigation, **asked)
+                assert close(sequences(shown), recorded.runs), shown
+            finally:
+                _patch(recorded, "settings", {"investigations": {"view_others": False}})
+        finally:
+            _patch(recorded, "roles/operator/permissions", {"permissions": ["live", "playback"]})

@@ -1,13 +1,19 @@
 """The video channel's frame writer, round-tripped through a parser written from the protocol
-notes (tests/support/xpmobile_video.py)."""
+notes (tests/support/xpmobile_video.py), and the LiveEvents bits a live stream reports."""
 
 from __future__ import annotations
 
+import math
 import struct
 import uuid
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 
+from camgate.live.service import LiveTarget
+from camgate.media.hub import StreamStatus
 from camgate.protocols.xpmobile.frames import (
     MAIN_HEADER_SIZE,
     ByteOrder,
@@ -18,6 +24,10 @@ from camgate.protocols.xpmobile.frames import (
     StreamInfo,
     encode,
 )
+from camgate.protocols.xpmobile.live import LiveStream, live_events
+from camgate.protocols.xpmobile.stream_options import Picture
+from camgate.recording.models import RecorderState, RecorderStatus
+from tests.support.clock import FakeClock
 from tests.support.xpmobile_video import parse, parse_all
 
 VIDEO_ID = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
@@ -139,3 +149,78 @@ def test_frames_back_to_back_split_by_their_header_sizes() -> None:
 def test_a_fourcc_has_four_characters() -> None:
     with pytest.raises(ValueError, match="four characters"):
         encode(Frame(VIDEO_ID, 0, 1, stream_info=StreamInfo("AV1", key_frame=True)))
+
+
+# --- the LiveEvents bits of a live stream ----------------------------------------------------
+
+#: The bits, as the protocol notes give them (§3).
+LIVE_FEED, RECORDING, CONNECTION_LOST, DATABASE_FAIL, DISK_FULL = 0x01, 0x04, 0x10, 0x20, 0x40
+
+
+@pytest.mark.parametrize(
+    ("status", "recorder", "bits"),
+    [
+        (StreamStatus.ONLINE, None, LIVE_FEED),
+        (StreamStatus.ONLINE, RecorderState.WAITING, LIVE_FEED),  # nothing written yet
+        (StreamStatus.ONLINE, RecorderState.RECORDING, LIVE_FEED | RECORDING),
+        (StreamStatus.ONLINE, RecorderState.DISK_FULL, LIVE_FEED | DISK_FULL),
+        (StreamStatus.ONLINE, RecorderState.FAILED, LIVE_FEED | DATABASE_FAIL),
+        (StreamStatus.OFFLINE, None, CONNECTION_LOST),
+        (StreamStatus.OFFLINE, RecorderState.WAITING, CONNECTION_LOST),
+        (StreamStatus.CONNECTING, None, 0),
+        (StreamStatus.CONNECTING, RecorderState.RECORDING, RECORDING),
+    ],
+)
+def test_live_events_say_the_feed_and_the_recording(
+    status: StreamStatus, recorder: RecorderState | None, bits: int
+) -> None:
+    assert live_events(status, recorder) == bits
+
+
+@dataclass
+class _Recordings:
+    """The recording service's in-memory state of one camera."""
+
+    state: RecorderState | None = None
+
+    def status_of(self, camera_id: str) -> RecorderStatus | None:
+        if self.state is None:
+            return None
+        return RecorderStatus(camera_id, "stream", self.state, "", 0, 0)
+
+
+def _live_stream(recordings: _Recordings) -> LiveStream:
+    svc = cast(Any, SimpleNamespace(clock=FakeClock(), recordings=recordings))
+    camera = cast(Any, SimpleNamespace(id="camera"))
+    hub = cast(Any, SimpleNamespace(status=StreamStatus.ONLINE))
+    return LiveStream(
+        svc,
+        cast(Any, None),
+        "connection",
+        camera,
+        Picture(),
+        direct=LiveTarget(cast(Any, None), camera, "stream", hub),
+        push=True,
+        order=ByteOrder.LITTLE_ENDIAN,
+        request_size=False,
+        stream_info=False,
+    )
+
+
+def test_frames_say_when_recording_starts_and_stops() -> None:
+    recordings = _Recordings()
+    stream = _live_stream(recordings)
+
+    def sent() -> tuple[int, int] | None:
+        return parse(stream.frame(b"", math.nan)).live
+
+    assert sent() == (LIVE_FEED, LIVE_FEED)  # the first frame: all of it changed
+    recordings.state = RecorderState.WAITING
+    assert sent() == (LIVE_FEED, 0)
+    recordings.state = RecorderState.RECORDING
+    assert sent() == (LIVE_FEED | RECORDING, RECORDING)
+    assert sent() == (LIVE_FEED | RECORDING, 0)
+    recordings.state = RecorderState.DISK_FULL
+    assert sent() == (LIVE_FEED | DISK_FULL, RECORDING | DISK_FULL)
+    recordings.state = None  # recording turned off
+    assert sent() == (LIVE_FEED, DISK_FULL)

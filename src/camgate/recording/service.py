@@ -194,7 +194,11 @@ class RecordingService:
         return [recorder.status() for recorder in self._recorders.values()]
 
     def status_of(self, camera_id: str) -> RecorderStatus | None:
-        return next((s for s in self.statuses() if s.camera_id == camera_id), None)
+        """The camera's recorder (a camera records one stream), from memory: cheap enough for
+        every live frame that reports it (the XProtect Mobile protocol's LiveEvents)."""
+        return next(
+            (r.status() for r in self._recorders.values() if r.camera_id == camera_id), None
+        )
 
     @property
     def events(self) -> list[RecordingEvent]:

@@ -44,6 +44,7 @@ from camgate.protocols.xpmobile.frames import (
 from camgate.protocols.xpmobile.messages import Reply
 from camgate.protocols.xpmobile.stream_options import Options, Picture
 from camgate.protocols.xpmobile.streams import VideoStream
+from camgate.recording.models import RecorderState
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +57,30 @@ CAPABILITIES = frozenset({features.FRAGMENTED_MP4})
 MAX_PENDING = 120
 MAX_PENDING_BYTES = 32 * 1024 * 1024
 FOURCC = {"h264": "H264", "hevc": "H265"}
+#: What the camera's recorder says of its recording. A recorder waiting for its first key frame
+#: writes nothing yet: no bit. FAILED is a write that failed for another reason than a full
+#: disk: the recordings (XProtect's media database) cannot be written, so DatabaseFail.
+RECORDER_EVENTS = {
+    RecorderState.RECORDING: LiveEvent.RECORDING,
+    RecorderState.DISK_FULL: LiveEvent.DISK_FULL,
+    RecorderState.FAILED: LiveEvent.DATABASE_FAIL,
+}
 
 
 # --- the stream ------------------------------------------------------------------------------
+
+
+def live_events(status: StreamStatus, recorder: RecorderState | None) -> LiveEvent:
+    """The LiveEvents bits of a camera whose video is in ``status`` and whose recorder is in
+    ``recorder`` (None: the camera is not recorded). Pure."""
+    if status is StreamStatus.ONLINE:
+        feed = LiveEvent.LIVE_FEED
+    elif status is StreamStatus.OFFLINE:
+        feed = LiveEvent.CAMERA_CONNECTION_LOST
+    else:
+        feed = LiveEvent(0)
+    recorded = LiveEvent(0) if recorder is None else RECORDER_EVENTS.get(recorder, LiveEvent(0))
+    return feed | recorded
 
 
 def _codec_fields(config: StreamConfig) -> tuple[int, int, int]:
@@ -140,12 +162,10 @@ class LiveStream(VideoStream):
         return self.camera.id
 
     def live_events(self) -> int:
+        # Asked for every frame: the recorder's state is held in memory, no query.
         status = self._hub.status if self._hub is not None else StreamStatus.CONNECTING
-        if status is StreamStatus.ONLINE:
-            return LiveEvent.LIVE_FEED
-        if status is StreamStatus.OFFLINE:
-            return LiveEvent.CAMERA_CONNECTION_LOST
-        return 0
+        recorder = self.svc.recordings.status_of(self.camera.id)
+        return int(live_events(status, recorder.state if recorder is not None else None))
 
     # --- making the video ----------------------------------------------------------------------
 

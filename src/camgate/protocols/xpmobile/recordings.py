@@ -1,6 +1,6 @@
-"""Recordings over the protocol: GetSequences (the recorded stretches around a time),
-GetRecordingTime (where a camera's recordings begin or end) and GetThumbnailByTime (a recorded
-frame as JPEG).
+"""Recordings over the protocol: GetSequences (the recorded stretches around a time, also
+within an investigation), GetRecordingTime (where a camera's recordings begin or end) and
+GetThumbnailByTime (a recorded frame as JPEG).
 
 They run on what camgate's REST API runs on: the recording service's timeline (``GET
 /cameras/{id}/recordings``) and its recording neighbours (``…/recordings/adjacent``), and the
@@ -8,6 +8,12 @@ recorded frames and rendering of playback (:mod:`camgate.recording.frames`, as t
 WebSocket finds and shows them: the limitation level in force, privacy masks filled). Each
 needs the ``playback`` permission, checked before a camera is looked up (ADR 0013), and
 cameras the user may view (20 otherwise, as the REST API's 404).
+
+GetSequences with ``InvestigationId`` answers the sequences within the investigation's span, of
+cameras that are the investigation's: the investigation as the investigation service shows it
+to the user (``GET /investigations/{id}``: investigations turned off 24, a role without Export
+25, an investigation unknown or not the user's to see 21), and an ``ItemId`` that is not one of
+its cameras 21, whether the user may view that camera or not.
 """
 
 from __future__ import annotations
@@ -21,12 +27,15 @@ from camgate.api.deps import Services
 from camgate.cameras.models import Camera
 from camgate.core.errors import CamgateError, ErrorKind
 from camgate.identity.models import Permission
+from camgate.investigations.models import Investigation
+from camgate.investigations.service import TURNED_OFF
 from camgate.live.jpeg import JpegRequest
 from camgate.media.player import Frame, RecordingUnreadable
 from camgate.media.recording_rules import Interval, merge_intervals
 from camgate.protocols.xpmobile.call import Call, Command, Needs, viewable
 from camgate.protocols.xpmobile.errors import CommandError, ErrorCode, refusal
-from camgate.protocols.xpmobile.messages import Block, Reply
+from camgate.protocols.xpmobile.evidence import feature_refusal
+from camgate.protocols.xpmobile.messages import Block, Reply, guid
 from camgate.protocols.xpmobile.times import LATEST_MS, parse_time, render_time
 from camgate.recording.frames import (
     TIME_RESOLUTION_S,
@@ -48,6 +57,8 @@ MAX_SPAN_S = LATEST_MS // 1000
 CHUNK_S = 6 * 3600.0
 
 SEQUENCE_TYPES = ("Recording", "RecordingWithTrigger")
+#: The span that bounds no sequence (no investigation named).
+ALL_TIME = (-math.inf, math.inf)
 NO_RECORDINGS = "nothing is recorded"
 
 Find = Callable[[RecordedFrames, float], Awaitable[Frame | None]]
@@ -193,13 +204,37 @@ def _check_kinds(call: Call) -> None:
             ErrorCode.WRONG_INPUT_PARAMETER,
             "SeqType must be Recording, RecordingWithTrigger or Motion",
         )
-    if request.get("InvestigationId"):
+
+
+async def _investigation(call: Call) -> Investigation | None:
+    """The investigation ``InvestigationId`` names, as the investigation service shows it to
+    the user; None when none is named (the library leaves it out, or sends it empty)."""
+    if not (call.request.get("InvestigationId") or "").strip():
+        return None
+    investigation_id = call.guid("InvestigationId")
+    try:
+        return await call.svc.investigations.get(call.user_principal.user, investigation_id)
+    except CamgateError as error:
+        raise feature_refusal(error, TURNED_OFF) from None
+
+
+def _of_investigation(name: str, investigation: Investigation | None) -> None:
+    """21 for an ``ItemId`` that is not one of the investigation's cameras: it is no item of
+    it (and says nothing of whether the camera exists)."""
+    if investigation is None:
+        return
+    try:
+        camera_id = guid(name)
+    except ValueError:
+        raise CommandError(ErrorCode.WRONG_INPUT_PARAMETER, "ItemId is not a GUID") from None
+    if camera_id not in investigation.camera_ids:
         raise CommandError(
-            ErrorCode.NOT_FULLY_IMPLEMENTED, "the sequences of an investigation are not offered yet"
+            ErrorCode.UNKNOWN_ITEM_ID,
+            f"camera {camera_id} is not one of the cameras of investigation {investigation.id}",
         )
 
 
-async def _items(call: Call) -> list[Camera]:
+async def _items(call: Call, investigation: Investigation | None) -> list[Camera]:
     names = call.request.all("ItemId")
     if not any(name.strip() for name in names):
         raise CommandError(ErrorCode.MISSING_INPUT_PARAMETER, "ItemId is missing")
@@ -207,16 +242,20 @@ async def _items(call: Call) -> list[Camera]:
         raise CommandError(ErrorCode.INPUT_PARAMETER_TOO_LONG, f"at most {MAX_ITEMS} ItemId")
     found = {}
     for name in names:
+        _of_investigation(name, investigation)
         camera = await viewable(call, "ItemId", name)
         found[camera.id] = camera
     return list(found.values())
 
 
 async def sequences_around(
-    svc: Services, cameras: Sequence[Camera], around: Around
+    svc: Services,
+    cameras: Sequence[Camera],
+    around: Around,
+    within: tuple[float, float] = ALL_TIME,
 ) -> list[Interval]:
     """The cameras' recorded stretches (all together) that ``around`` asks for, within their
-    first and last recordings."""
+    first and last recordings and within ``within`` (an investigation's span)."""
     firsts = [await recording_edge(svc, camera, first=True) for camera in cameras]
     lasts = [await recording_edge(svc, camera, first=False) for camera in cameras]
     starts = [edge for edge in firsts if edge is not None]
@@ -225,22 +264,29 @@ async def sequences_around(
         return []
     ids = [camera.id for camera in cameras]
     time, tolerance = around.time, around.tolerance
-    low = max(time - around.before_s, min(starts))
-    high = min(time + around.after_s, max(ends))
-    earlier = await stretches(svc, ids, (low, time), around.before_count, tolerance, forward=False)
-    later = await stretches(svc, ids, (time, high), around.after_count, tolerance, forward=True)
+    low = max(time - around.before_s, min(starts), within[0])
+    high = min(time + around.after_s, max(ends), within[1])
+    # A side that lies wholly outside [low, high] reads nothing; ``time`` itself may lie
+    # outside an investigation's span.
+    before, after = (low, min(time, high)), (max(time, low), high)
+    earlier = await stretches(svc, ids, before, around.before_count, tolerance, forward=False)
+    later = await stretches(svc, ids, after, around.after_count, tolerance, forward=True)
     return merge_intervals([*earlier, *later], tolerance)
 
 
 async def get_sequences(call: Call) -> Reply:
     """The recorded stretches of the cameras ``ItemId`` (all together, as a view's timeline)
     around ``Time``: up to ``BeforeCount`` within ``BeforeTime`` seconds before it and up to
-    ``AfterCount`` within ``AfterTime`` after it, cut to that window, those less than
-    ``MinTimeBetweenSequences`` seconds apart joined."""
+    ``AfterCount`` within ``AfterTime`` after it, cut to that window (and to the span of the
+    investigation ``InvestigationId``), those less than ``MinTimeBetweenSequences`` seconds
+    apart joined."""
     _may_play_back(call)
     _check_kinds(call)
     around = _around(call)
-    found = await sequences_around(call.svc, await _items(call), around)
+    investigation = await _investigation(call)
+    cameras = await _items(call, investigation)
+    span = ALL_TIME if investigation is None else (investigation.start, investigation.end)
+    found = await sequences_around(call.svc, cameras, around, span)
     rows = tuple(
         Block(
             "Sequence",

@@ -28,8 +28,11 @@ The samples as tried against camgate (issue 7, with live video, recordings and b
   works; ``RequestStream`` with ``StreamType=FragmentedMP4`` and the 640×360 video plays.
 - **Bookmarks**: works; lists (``GetBookmarks``), creates (``CreateBookmark``) and removes
   (``DeleteBookmark``) bookmarks.
-- **MultiCameraPlayback**: logs in; ``CreatePlaybackController`` answers code 1 (playback
-  controllers are not implemented yet), so the page never shows its play buttons.
+- **MultiCameraPlayback** (``Samples/MultiCameraPlayback``, tested here): works. After LogIn it
+  sends ``CreatePlaybackController`` (``Time`` = now) and opens the controller's video channel;
+  a click on a camera sends ``RequestStream`` (Playback) with the ``PlaybackControllerId``, and
+  the common buttons send ``ChangeMultipleStreams`` with ``Speed`` -1, 1 or 0: every camera
+  clicked plays as one, and the bar shows the controller's time from its channel's frames.
 - **PTZ**: logs in and lists no camera (camgate's cameras have no PTZ).
 - **Audio**, **PushToTalk**, **VideoPush**: log in, then alert that the server does not offer the
   feature (they read LogIn's ``SupportsOutgoingAudio``, ``SupportsIncomingAudio`` and
@@ -63,6 +66,7 @@ from tests.support.server import RunningServer, add_user, auth, running_server
 SDK_DIR = os.environ.get("XPMOBILE_SDK_DIR", "")
 THUMBNAIL_PAGE = "Samples/Thumbnail/thumbnailSample.html"
 VIDEO_PAGE = "Samples/Video/videoSample.html"
+MULTI_PAGE = "Samples/MultiCameraPlayback/videoSample.html"
 CAMERA = "Cam A"
 
 
@@ -71,7 +75,7 @@ def _missing() -> str:
     if not SDK_DIR:
         return "XPMOBILE_SDK_DIR does not name the reference client library"
     folder = Path(SDK_DIR)
-    wanted = ("XPMobileSDK.js", THUMBNAIL_PAGE, VIDEO_PAGE)
+    wanted = ("XPMobileSDK.js", THUMBNAIL_PAGE, VIDEO_PAGE, MULTI_PAGE)
     if not all((folder / name).is_file() for name in wanted):
         return f"no {', '.join(wanted)} in {SDK_DIR}"
     return ""
@@ -292,9 +296,10 @@ def test_the_video_sample_plays_live_video(page: Page, samples: Samples) -> None
 SHOWN_TIME = re.compile(r"(\d{1,2}):(\d\d):(\d\d)")
 
 
-def shown_time(page: Page, camera: str, log: SampleLog) -> int:
-    """The time the sample shows under the camera's picture, in seconds of its day."""
-    text = page.locator(f"{camera} .playTimeIndex").inner_text()
+def shown_time(page: Page, where: str, log: SampleLog) -> int:
+    """The time the sample shows (in ``where``: under a camera's picture, or the common bar),
+    in seconds of its day."""
+    text = page.locator(f"{where} .playTimeIndex").inner_text()
     found = SHOWN_TIME.fullmatch(text)
     assert found, f"time shown: {text!r}\n{log}"
     hours, minutes, seconds = (int(part) for part in found.groups())
@@ -360,3 +365,29 @@ def test_the_video_sample_plays_recordings_back(page: Page, samples: Samples) ->
     # The sample closed the live channel itself (CloseStream) when it switched.
     live = next(url for url in log.sockets if "/XProtectMobile/Video/" in url)
     assert [c for c in log.complaints if c != f"closed: {live}"] == [], log
+
+
+def test_the_multi_camera_playback_sample_plays_cameras_as_one(
+    page: Page, samples: Samples
+) -> None:
+    recorded_for(samples, 8)
+    log = open_sample(page, samples, MULTI_PAGE)
+    bar = ".bottombar.topbar"
+    expect(page.locator(f"{bar} .playBackButton")).to_be_visible(timeout=10_000)
+    assert "CreatePlaybackController → OK" in log.commands, log
+    camera = f"#container{samples.camera_id}"
+    page.locator(camera).click()
+    first = drawn(page, f"{camera} canvas", log)
+    assert "RequestStream(Playback) → OK" in log.commands, log
+    page.wait_for_timeout(1000)  # the controller's first frame: its time in the bar
+    start, frames = shown_time(page, bar, log), log.frames
+    # Backward at 1× for all the cameras clicked: frames drawn, the common time going back.
+    page.locator(f"{bar} .playBackButton").click()
+    page.wait_for_timeout(3000)
+    later: dict[str, int] = page.eval_on_selector(f"{camera} canvas", PIXELS)
+    assert later["hash"] != first["hash"], f"the picture does not change\n{log}"
+    assert log.frames - frames >= 15, f"{log.frames - frames} frames in 3 s\n{log}"
+    moved = (shown_time(page, bar, log) - start + 43200) % 86400 - 43200
+    assert -4 <= moved <= -2, f"the bar moved {moved} s in 3 s backward\n{log}"
+    assert "ChangeMultipleStreams → OK" in log.commands, log
+    assert not log.complaints, log

@@ -15,6 +15,7 @@ import io
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -350,3 +351,93 @@ def test_playback_follows_the_rules_of_playback(recorded: Recorded) -> None:
                 while True:
                     socket.recv(timeout=10)
     assert _status(recorded, ADMIN[0]) == 0
+
+
+# --- playback controllers (synced playback) ----------------------------------------------------
+
+
+def _played(socket: ClientConnection, until: float) -> list[tuple[float, float]]:
+    """(arrival, capture time) of each picture until one captured at ``until`` or later."""
+    seen: list[tuple[float, float]] = []
+    while not seen or seen[-1][1] < until:
+        frame = _next(socket, _picture, within=20)
+        seen.append((time.monotonic(), _seconds(frame)))
+    return seen
+
+
+def _at(seen: list[tuple[float, float]], moment: float) -> float:
+    """The capture time a stream showed at ``moment`` (monotonic)."""
+    shown = [captured for arrived, captured in seen if arrived <= moment]
+    return shown[-1] if shown else seen[0][1]
+
+
+def test_a_playback_controller_plays_its_streams_as_one(
+    recorded: Recorded, admin: XpMobileClient
+) -> None:
+    (first, first_end), (second, _) = recorded.runs
+    start = first_end - 1.5
+    created = admin.command("CreatePlaybackController", SeekType="Time", Time=millis(start))
+    assert created.ok, created
+    controller = created.param("PlaybackControllerId")
+    server = recorded.server
+    with _socket(server, controller) as clock:
+        told = _next(clock, lambda f: True)
+        assert not told.payload and told.playback == (STOPPED, STOPPED)
+        assert told.timestamp_ms == millis(start)
+        one = _request(admin, recorded.camera_id, PlaybackControllerId=controller)
+        two = _request(admin, recorded.camera_id, PlaybackControllerId=controller, DestWidth=200)
+        with _socket(server, one) as a, _socket(server, two) as b:
+            # Both start where the controller is, paused.
+            for socket in (a, b):
+                opening = _next(socket, _picture)
+                assert abs(_seconds(opening) - start) <= 2 * FRAME_S + MS
+                assert _events(opening) == STOPPED
+            # The controller plays, pauses and seeks them; the streams themselves do not.
+            assert admin.command("ChangeStream", VideoId=one, Speed=1).error_code == 23
+            assert admin.command("ChangeStream", VideoId=one, DestWidth=320).ok
+            relative = admin.command(
+                "ChangeMultipleStreams", PlaybackControllerId=controller, SeekType="NextSeq"
+            )
+            assert relative.error_code == 14
+            played = admin.command(
+                "ChangeMultipleStreams", PlaybackControllerId=controller, Speed=1
+            )
+            assert played.ok, played
+            # Both play the same moments, and wait out the gap between the runs for the
+            # clock instead of jumping it (the streams are read side by side).
+            with ThreadPoolExecutor(2) as pool:
+                seen_a, seen_b = pool.map(lambda s: _played(s, second + 0.5), (a, b))
+            for seen in (seen_a, seen_b):
+                before, after = next(
+                    (seen[i], seen[i + 1]) for i in range(len(seen) - 1) if seen[i + 1][1] >= second
+                )
+                assert before[1] < first_end + MS
+                waited = after[0] - before[0]
+                assert waited >= 0.6 * (second - before[1]), (waited, second - before[1])
+            overlap = (max(seen_a[3][0], seen_b[3][0]), min(seen_a[-1][0], seen_b[-1][0]))
+            for moment in (overlap[0], sum(overlap) / 2, overlap[1]):
+                assert abs(_at(seen_a, moment) - _at(seen_b, moment)) < 0.4, moment
+            # The controller's own channel tells its time and that it plays.
+            ticking = _next(clock, lambda f: f.playback is not None and f.playback[0] == FORWARD)
+            assert not ticking.payload
+
+            # A seek of all of them, paused there (ChangeStream with the controller's id).
+            sought = admin.command(
+                "ChangeStream", VideoId=controller, SeekType="Time", Time=millis(first + 1), Speed=0
+            )
+            assert sought.ok, sought
+            for socket in (a, b):
+                landed = _next(socket, lambda f: _picture(f) and _seconds(f) < first + 2)
+                assert abs(_seconds(landed) - (first + 1)) <= 2 * FRAME_S + MS
+            # A new controller closes the connection's old ones, and their streams.
+            newer = admin.command("CreatePlaybackController")
+            assert newer.ok
+            for video_id in (controller, one, two):
+                assert admin.command("CloseStream", VideoId=video_id).error_code == 21
+            assert admin.command("CloseStream", VideoId=newer.param("PlaybackControllerId")).ok
+    unknown = admin.command("ChangeMultipleStreams", PlaybackControllerId=str(uuid.uuid4()))
+    assert unknown.error_code == 21
+    flags = XpMobileClient(recorded.server.base_url)
+    with flags:
+        assert flags.connect().ok
+        assert flags.log_in(*ADMIN).param("MultiCameraPlayback") == "Yes"

@@ -12,13 +12,10 @@ from camgate.protocols.xpmobile.call import Call
 from camgate.protocols.xpmobile.connections import ConnectionTable
 from camgate.protocols.xpmobile.errors import CommandError, ErrorCode
 from camgate.protocols.xpmobile.messages import Message
-from camgate.protocols.xpmobile.playback import (
-    PlaybackEvent,
-    bounded_speed,
-    motion,
-    seek_type,
-)
+from camgate.protocols.xpmobile.playback import PlaybackEvent, motion
+from camgate.protocols.xpmobile.stream_options import bounded_speed, seek_type
 from camgate.protocols.xpmobile.streams import StreamTable
+from camgate.recording.pacing import Conductor
 
 
 def _call(**params: str) -> Call:
@@ -95,3 +92,17 @@ def test_the_pace_runs_backward_too() -> None:
     assert pace.position(12.0) == 96.0
     assert not pace.late(98.0, 11.0 + LATE_S)
     assert pace.late(98.0, 11.0 + LATE_S + 0.01)
+
+
+def test_a_conductor_is_one_clock_for_several_players() -> None:
+    conductor = Conductor(100.0, 5000.0)
+    assert not conductor.playing and conductor.position(160.0) == 5000.0  # paused: still
+    conductor.play(2.0, now=110.0)
+    assert conductor.position(113.0) == 5006.0
+    assert conductor.pace.due(5010.0) == 115.0  # what its players pace their frames by
+    conductor.pause(now=114.0)
+    assert conductor.position(200.0) == 5008.0
+    conductor.seek(4000.0, now=200.0)
+    assert conductor.position(300.0) == 4000.0
+    conductor.play(-1.0, now=300.0)
+    assert conductor.position(301.5) == 3998.5

@@ -119,10 +119,38 @@ class Screen(abc.ABC):
         """Playing (at ``speed``) or paused, at ``frame``: after every order and every stop."""
 
 
+class Conductor:
+    """The one clock of players that play as one (synced playback of several cameras): where
+    playback is at each moment, and how fast. Whoever steers them sets it first, then gives
+    every player the same order. A player that follows it is paced by it rather than by the
+    frame it shows, so all show the frame of the same moment, and each waits out a gap in its
+    own recordings instead of jumping it."""
+
+    def __init__(self, monotonic: float, time: float) -> None:
+        self.playing = False
+        self.pace = Pace(monotonic, time, 1.0)
+
+    def position(self, now: float) -> float:
+        """The capture time at ``now`` (monotonic)."""
+        return self.pace.position(now) if self.playing else self.pace.time
+
+    def play(self, speed: float, now: float) -> None:
+        self.pace = Pace(now, self.position(now), speed)
+        self.playing = True
+
+    def pause(self, now: float) -> None:
+        self.pace = Pace(now, self.position(now), self.pace.speed)
+        self.playing = False
+
+    def seek(self, time: float, now: float) -> None:
+        self.pace = Pace(now, time, self.pace.speed)
+
+
 class Player:
     """One viewer's playback of one stream: position, state, speed, what is shown.
 
-    ``run`` plays from a first landing and obeys :attr:`orders` until it is cancelled.
+    ``run`` plays from a first landing and obeys :attr:`orders` until it is cancelled. With a
+    ``conductor`` it keeps to that clock (its orders must come with the conductor's).
     """
 
     def __init__(
@@ -136,8 +164,10 @@ class Player:
         *,
         playing: bool = True,
         crop: Rect | None = None,
+        conductor: Conductor | None = None,
     ) -> None:
         self._svc = svc
+        self.conductor = conductor
         self._camera_id = camera_id
         self.frames = frames
         self._screen = screen
@@ -276,7 +306,7 @@ class Player:
             await self._follow_or_end(at, forward=forward)
             return
         jumped = await self._tell_gap(*((at, frame) if forward else (frame, at)))
-        if jumped or self._following:
+        if (jumped or self._following) and self.conductor is None:
             self._restart_pace(frame.time)  # straight on: neither takes playing time
         elif not await self._wait_until(self._pace.due(frame.time)):
             return  # an order came first and was obeyed
@@ -350,8 +380,12 @@ class Player:
         await self._send_state()
 
     def _restart_pace(self, time: float) -> None:
-        """Pace from ``time`` now (play, a seek, a new speed, after a gap or a wait)."""
-        self._pace = Pace(self._svc.clock.monotonic(), time, self._speed)
+        """Pace from ``time`` now (play, a seek, a new speed, after a gap or a wait); by the
+        conductor's clock when there is one."""
+        if self.conductor is not None:
+            self._pace = self.conductor.pace
+        else:
+            self._pace = Pace(self._svc.clock.monotonic(), time, self._speed)
         self._following = False
         self._restart_gate()
 

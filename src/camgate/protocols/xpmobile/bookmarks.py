@@ -179,6 +179,8 @@ async def create_bookmark(call: Call) -> Reply:
         # At what the client sees on that stream: its camera, the frame shown (live: now).
         stream = call.streams.of(call.current.id, call.guid("VideoId"))
         camera_id, shown = stream.camera_id, stream.position()
+        if camera_id is None:
+            raise CommandError(ErrorCode.UNKNOWN_ITEM_ID, "a playback controller shows no camera")
         moment = shown if math.isfinite(shown) else call.svc.clock.now()
         time = optional_time(call, "Time")
         moment = moment if time is None else time

@@ -26,6 +26,7 @@ from camgate.live.access import viewable_camera
 from camgate.protocols.xpmobile import (
     bookmarks,
     catalogue,
+    controllers,
     evidence,
     features,
     investigations,
@@ -377,6 +378,7 @@ COMMANDS: dict[str, Command] = {
     **evidence.COMMANDS,
     **investigations.COMMANDS,
     **live_video.COMMANDS,
+    **controllers.COMMANDS,
 }
 #: What this adapter serves: the login flags follow it (features.py).
 SERVED = frozenset(COMMANDS) | live_video.CAPABILITIES

@@ -15,7 +15,8 @@ default at now: the last frame recorded. ``Speed`` 0 pauses; other speeds play, 
 negative, at ¼× to 16× either way (beyond, the nearest bound). Needs the ``playback``
 permission (25, checked before the camera is looked up) and a camera the user may view (20);
 the viewer registration is counted on the status page and ended with the session or the
-permission, as every playback of camgate.
+permission, as every playback of camgate. A stream requested with a ``PlaybackControllerId``
+starts where that controller is and follows it (controllers.py).
 """
 
 from __future__ import annotations
@@ -32,10 +33,11 @@ from camgate.identity.models import Permission, Principal
 from camgate.live.access import watching
 from camgate.live.viewers import Delivery
 from camgate.media.limits import OutputSpec
-from camgate.media.player import MAX_SPEED, MIN_SPEED, Frame, RecordingUnreadable
+from camgate.media.player import Frame, RecordingUnreadable
 from camgate.media.transcode import crop_box
-from camgate.protocols.xpmobile import recordings, stream_options
+from camgate.protocols.xpmobile import controllers, recordings, stream_options
 from camgate.protocols.xpmobile.call import Call, viewable
+from camgate.protocols.xpmobile.controllers import ControllerStream
 from camgate.protocols.xpmobile.errors import CommandError, ErrorCode, refusal
 from camgate.protocols.xpmobile.frames import RESAMPLING_UNIT, SizeInfo, StreamInfo
 from camgate.protocols.xpmobile.messages import Reply
@@ -49,13 +51,6 @@ from camgate.recording.playback import GAP_TOLERANCE_S
 #: The viewers' protocol on the status page; the registry ends such a stream when its role
 #: loses ``playback`` (a live stream of the protocol needs ``live``).
 PROTOCOL = "xpmobile-playback"
-
-#: Seeks to a time (``Time`` is required with them).
-TIME_SEEKS = ("Time", *(name for name in recordings.SEEKS if name != "Time"))
-#: Seeks from where the stream is (ChangeStream only).
-RELATIVE_SEEKS = ("PrevSeq", "NextSeq", "PrevFrame", "NextFrame")
-EDGE_SEEKS = ("DbStart", "DbEnd")
-SEEK_TYPES = (*EDGE_SEEKS, *RELATIVE_SEEKS, *TIME_SEEKS)
 
 
 class PlaybackEvent(IntFlag):
@@ -87,33 +82,6 @@ def motion(playing: bool, speed: float) -> PlaybackEvent:
     return PlaybackEvent.FORWARD if speed > 0 else PlaybackEvent.BACKWARD
 
 
-def bounded_speed(text: str) -> float:
-    """``Speed``: 0 pauses; otherwise ¼× to 16× either way, the nearest bound beyond them
-    (clients offer speeds of their own). 14 for no number. Pure."""
-    try:
-        speed = float(text.strip())
-    except ValueError:
-        speed = math.nan
-    if not math.isfinite(speed):
-        raise CommandError(
-            ErrorCode.WRONG_INPUT_PARAMETER,
-            "Speed must be a number: 1 plays, negative plays backward, 0 pauses",
-        )
-    if speed == 0:
-        return 0.0
-    return math.copysign(min(max(abs(speed), MIN_SPEED), MAX_SPEED), speed)
-
-
-def seek_type(call: Call, *, relative: bool) -> str | None:
-    """``SeekType`` (``Time`` when only a ``Time`` is sent; None for neither). The seeks from
-    where the stream is only when ``relative`` (ChangeStream)."""
-    request = call.request
-    if not (request.get("SeekType") or "").strip():
-        return "Time" if (request.get("Time") or "").strip() else None
-    allowed = SEEK_TYPES if relative else (*EDGE_SEEKS, *TIME_SEEKS)
-    return stream_options.choice(call, "SeekType", allowed, "Time")
-
-
 def _may_play_back(call: Call) -> Principal:
     principal = call.user_principal
     if not principal.user.may(Permission.PLAYBACK):  # before the camera is looked up (ADR 0013)
@@ -134,6 +102,7 @@ class PlaybackStream(VideoStream, pacing.Screen):
         frames: RecordedFrames,
         picture: Picture,
         delivery: stream_options.Options,
+        controller: ControllerStream | None = None,
     ) -> None:
         super().__init__(
             svc,
@@ -148,15 +117,17 @@ class PlaybackStream(VideoStream, pacing.Screen):
         self.picture = picture
         #: Every frame says it is JPEG (the client asked for fMP4: the fallback).
         self._stream_info = delivery.fragmented
+        conductor = controller.conductor if controller is not None else None
         self.player = pacing.Player(
             svc,
             camera.id,
             frames,
             self,
             picture.jpeg_request(),
-            1.0,
-            playing=False,
+            conductor.pace.speed if conductor is not None else 1.0,
+            playing=conductor is not None and conductor.playing,
             crop=picture.crop,
+            conductor=conductor,
         )
         self._first: Landing | None = None
         #: The newest frame not taken, as the client gets it.
@@ -217,35 +188,62 @@ class PlaybackStream(VideoStream, pacing.Screen):
 
     async def change(self, call: Call) -> None:
         """ChangeStream: the picture, a seek, a speed (in that order), checked all before any
-        is obeyed."""
+        is obeyed. A stream that follows a playback controller is played, paused and sought
+        by that controller only."""
         orders: list[pacing.Order] = []
         picture = stream_options.picture(call, self.picture, self._source, zoom=True)
         if picture != self.picture:
             orders.append(pacing.Reshape(picture.jpeg_request(), picture.crop))
+        steering = self._steering(call)
+        if steering and self.player.conductor is not None:
+            raise CommandError(
+                ErrorCode.NOT_ALLOWED_IN_THIS_STATE,
+                "the stream follows its playback controller: change that (ChangeMultipleStreams)",
+            )
+        self._room_for(orders + steering)
+        self.picture = picture
+        self._give(orders + steering)
+
+    def check_steer(self, call: Call) -> None:
+        """For its controller: 23 when the stream cannot take the change now."""
+        self._room_for(self._steering(call))
+
+    def steer(self, call: Call) -> None:
+        """For its controller: the seek and the speed of the change (checked already)."""
+        self._give(self._steering(call))
+
+    def _steering(self, call: Call) -> list[pacing.Order]:
+        """The seek and the speed a change asks for (in that order)."""
+        orders: list[pacing.Order] = []
         seek = self._seek_order(call)
         if seek is not None:
             orders.append(seek)
         speed_text = call.request.get("Speed") or ""
         if speed_text.strip():
-            speed = bounded_speed(speed_text)
+            speed = stream_options.bounded_speed(speed_text)
             orders.append(pacing.Play(speed) if speed else pacing.Pause())
+        return orders
+
+    def _room_for(self, orders: list[pacing.Order]) -> None:
         queue = self.player.orders
         if queue.maxsize - queue.qsize() < len(orders):
             raise CommandError(
                 ErrorCode.NOT_ALLOWED_IN_THIS_STATE,
                 "the stream is still obeying earlier changes: try again",
             )
-        self.picture = picture
+
+    def _give(self, orders: list[pacing.Order]) -> None:
         for order in orders:
-            queue.put_nowait(order)
+            self.player.orders.put_nowait(order)
 
     def _seek_order(self, call: Call) -> pacing.Order | None:
-        seek = seek_type(call, relative=True)
+        seek = stream_options.seek_type(call, relative=True)
         if seek is None:
             return None
         if seek in ("PrevFrame", "NextFrame"):
             return pacing.Step(1 if seek == "NextFrame" else -1)
-        time = parse_time(call.param("Time"), "Time") if seek in TIME_SEEKS else math.nan
+        timed = seek in stream_options.TIME_SEEKS
+        time = parse_time(call.param("Time"), "Time") if timed else math.nan
         return pacing.Seek(functools.partial(self.land, seek, time))
 
     # --- seeking ---------------------------------------------------------------------------
@@ -257,7 +255,7 @@ class PlaybackStream(VideoStream, pacing.Screen):
         if seek in recordings.SEEKS:
             frame = await recordings.SEEKS[seek](frames, time)
             return None if frame is None else Landing(frame)
-        if seek in EDGE_SEEKS:
+        if seek in stream_options.EDGE_SEEKS:
             return await self._edge_landing(frames, first=seek == "DbStart")
         return await self._sequence_landing(frames, after=seek == "NextSeq")
 
@@ -339,7 +337,7 @@ class PlaybackStream(VideoStream, pacing.Screen):
 async def _start_time(call: Call, seek: str | None, camera: Camera) -> float:
     """The time that picks the recorded stream to play: ``Time``, an edge of the recordings,
     now."""
-    if seek in EDGE_SEEKS:
+    if seek in stream_options.EDGE_SEEKS:
         edge = await recordings.recording_edge(call.svc, camera, first=seek == "DbStart")
         if edge is None:
             raise CommandError(ErrorCode.NO_RECORDINGS_FOUND, recordings.NO_RECORDINGS)
@@ -363,24 +361,33 @@ async def _first(stream: PlaybackStream, seek: str, time: float) -> Landing:
 
 
 async def request_stream(call: Call) -> Reply:
-    """A playback stream of ``CameraId``, paused at ``SeekType`` + ``Time`` (or at now)."""
+    """A playback stream of ``CameraId``, paused at ``SeekType`` + ``Time`` (or at now); or,
+    with a ``PlaybackControllerId``, where that controller is, playing when it plays."""
     principal = _may_play_back(call)
     picture = stream_options.picture(call, Picture(), None, zoom=False)
     delivery = stream_options.options(call)
-    seek = seek_type(call, relative=False)
+    seek = stream_options.seek_type(call, relative=False)
+    controller = None
+    if (call.request.get("PlaybackControllerId") or "").strip():
+        controller = controllers.controller_of(call)
+        seek = "Time"
     camera = await viewable(call)
     svc = call.svc
-    time = await _start_time(call, seek, camera)
+    time = controller.position() if controller else await _start_time(call, seek, camera)
     try:
         stream_id = await recorded_stream(svc, camera, time, None)
     except CamgateError as error:  # a camera without streams: nothing can be recorded
         raise refusal(error, {ErrorKind.NOT_FOUND: ErrorCode.NO_RECORDINGS_FOUND}) from None
     frames = RecordedFrames(svc, camera, stream_id)
-    stream = PlaybackStream(svc, principal, call.current.id, camera, frames, picture, delivery)
+    stream = PlaybackStream(
+        svc, principal, call.current.id, camera, frames, picture, delivery, controller
+    )
     try:
         stream.begin(await _first(stream, seek or "Time", time))
         call.streams.add(stream)
     except CommandError:
         frames.close()
         raise
+    if controller is not None:
+        controller.follow(stream)
     return stream_options.opened(principal, stream.id)

@@ -1,15 +1,18 @@
 """What ``RequestStream`` and ``ChangeStream`` ask of a video stream, whatever its kind (live,
 playback): the picture (size, rate, quality, key frames only, digital zoom) and its delivery
-(push or pull, byte order, the Size extension, the stream type), and RequestStream's answer."""
+(push or pull, byte order, the Size extension, the stream type), playback's seeks and speed,
+and RequestStream's answer."""
 
 from __future__ import annotations
 
 import dataclasses
+import math
 
 from camgate.identity.models import Principal
 from camgate.live.jpeg import JpegRequest
+from camgate.media.player import MAX_SPEED, MIN_SPEED
 from camgate.media.transcode import Rect, crop_box
-from camgate.protocols.xpmobile import catalogue
+from camgate.protocols.xpmobile import catalogue, recordings
 from camgate.protocols.xpmobile.call import DEFAULT_COMPRESSION, Call
 from camgate.protocols.xpmobile.errors import CommandError, ErrorCode
 from camgate.protocols.xpmobile.frames import ByteOrder
@@ -160,3 +163,40 @@ def opened(principal: Principal, video_id: str) -> Reply:
             ("ExportAvi", "No"),
         )
     )
+
+
+# --- playback: seeks and speed ---------------------------------------------------------------
+
+#: Seeks to a time (``Time`` is required with them).
+TIME_SEEKS = ("Time", *(name for name in recordings.SEEKS if name != "Time"))
+#: Seeks from where the stream is (ChangeStream only).
+RELATIVE_SEEKS = ("PrevSeq", "NextSeq", "PrevFrame", "NextFrame")
+EDGE_SEEKS = ("DbStart", "DbEnd")
+SEEK_TYPES = (*EDGE_SEEKS, *RELATIVE_SEEKS, *TIME_SEEKS)
+
+
+def bounded_speed(text: str) -> float:
+    """``Speed``: 0 pauses; otherwise ¼× to 16× either way, the nearest bound beyond them
+    (clients offer speeds of their own). 14 for no number. Pure."""
+    try:
+        speed = float(text.strip())
+    except ValueError:
+        speed = math.nan
+    if not math.isfinite(speed):
+        raise CommandError(
+            ErrorCode.WRONG_INPUT_PARAMETER,
+            "Speed must be a number: 1 plays, negative plays backward, 0 pauses",
+        )
+    if speed == 0:
+        return 0.0
+    return math.copysign(min(max(abs(speed), MIN_SPEED), MAX_SPEED), speed)
+
+
+def seek_type(call: Call, *, relative: bool) -> str | None:
+    """``SeekType`` (``Time`` when only a ``Time`` is sent; None for neither). The seeks from
+    where the stream is only when ``relative`` (ChangeStream)."""
+    request = call.request
+    if not (request.get("SeekType") or "").strip():
+        return "Time" if (request.get("Time") or "").strip() else None
+    allowed = SEEK_TYPES if relative else (*EDGE_SEEKS, *TIME_SEEKS)
+    return choice(call, "SeekType", allowed, "Time")

@@ -103,8 +103,8 @@ class VideoStream(abc.ABC):
 
     @property
     @abc.abstractmethod
-    def camera_id(self) -> str:
-        """The camera the stream shows."""
+    def camera_id(self) -> str | None:
+        """The camera the stream shows (None: a playback controller, which shows none)."""
 
     @abc.abstractmethod
     async def change(self, call: Call) -> None:
@@ -254,7 +254,7 @@ class StreamTable:
 
     def add(self, stream: VideoStream) -> None:
         """Starts the stream; 26 beyond the bounds."""
-        mine = sum(1 for s in self._streams.values() if s.connection_id == stream.connection_id)
+        mine = len(self.opened_by(stream.connection_id))
         if mine >= self._max_per_connection or len(self._streams) >= self._max_streams:
             raise CommandError(
                 ErrorCode.TOO_MANY_SESSIONS,
@@ -278,6 +278,9 @@ class StreamTable:
         if stream is None or stream.connection_id != connection_id:
             raise CommandError(ErrorCode.UNKNOWN_ITEM_ID, "no such stream on this connection")
         return stream
+
+    def opened_by(self, connection_id: str) -> list[VideoStream]:
+        return [s for s in self._streams.values() if s.connection_id == connection_id]
 
     def remove(self, stream: VideoStream) -> None:
         if self._streams.get(stream.id) is stream:

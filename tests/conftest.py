@@ -14,6 +14,7 @@ from camgate.media.synthetic import PROFILES, ensure_clip
 from tests.support import rtsp
 from tests.support import slapd as slapd_support
 from tests.support.server import RunningServer, add_user, free_port, running_server
+from tests.support.smtp import MAILER, MAILER_PASSWORD, SmtpServer
 
 ADMIN = ("admin", "admin-password-1")
 OPERATOR = ("olivia", "operator-password-1")
@@ -95,3 +96,14 @@ def slapd_directory(tmp_path: Path) -> Iterator[slapd_support.SlapdDirectory]:
     need(slapd_support.available(), "Debian's slapd (make system-deps)")
     with slapd_support.running_slapd(tmp_path / "slapd") as directory:
         yield directory
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    """A real mail server on loopback that asks for the MAILER account."""
+    server = SmtpServer(free_port(), username=MAILER, password=MAILER_PASSWORD)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

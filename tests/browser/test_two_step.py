@@ -3,34 +3,21 @@ a wrong try and a new code, and an authenticator app added by its QR code at the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pyotp
-import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.test_web_client import log_in
 from tests.conftest import ADMIN, OPERATOR
-from tests.support.server import RunningServer, auth, free_port
-from tests.support.smtp import SmtpServer, code_in
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer(free_port())
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+from tests.support.server import RunningServer, auth
+from tests.support.smtp import MAILER, MAILER_PASSWORD, SmtpServer, code_in, smtp_settings
 
 
 def _method(server: RunningServer, admin_token: str, smtp: SmtpServer, method: str) -> None:
     base = f"{server.base_url}/api/v1"
     tab = {
         "enabled": True,
-        "smtp": {"server": "127.0.0.1", "port": smtp.port, "sender": "camgate@example.com"},
+        "smtp": smtp_settings(smtp),
     }
     patched = httpx.patch(
         f"{base}/settings", json={"two_step_verification": tab}, headers=auth(admin_token)
@@ -122,7 +109,8 @@ def test_an_administrator_sets_it_up_in_the_web_client(
     page.locator("#smtp-server").fill("127.0.0.1")
     page.locator("#smtp-port").fill(str(smtp.port))
     page.locator("#smtp-sender").fill("camgate@example.com")
-    page.locator("#smtp-password").fill("mail-secret-1")
+    page.locator("#smtp-username").fill(MAILER)
+    page.locator("#smtp-password").fill(MAILER_PASSWORD)
     form.locator("button[type=submit]").click()
     expect(page.locator("#two-step-saved")).to_have_text("Saved")
     expect(page.locator("#smtp-password")).to_have_value("**********")

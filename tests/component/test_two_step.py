@@ -8,7 +8,7 @@ import datetime
 import ipaddress
 import ssl
 import string
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,20 +25,10 @@ from camgate.identity.service import Login, SecondStep
 from camgate.identity.twostep import SPECIAL, TwoStepMethod
 from tests.support.clock import FakeClock
 from tests.support.server import free_port
-from tests.support.smtp import SmtpServer, body_of, code_in
+from tests.support.smtp import MAILER, MAILER_PASSWORD, SmtpServer, body_of, code_in
 
 PASSWORD = "operator-password-1"
 ADDRESS = "127.0.0.1"
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer(free_port(), username="mailer", password="smtp-secret-1")
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @dataclass
@@ -73,8 +63,8 @@ async def world(tmp_path: Path, smtp: SmtpServer) -> AsyncIterator[World]:
             smtp={
                 "server": "127.0.0.1",
                 "port": smtp.port,
-                "username": "mailer",
-                "password": "smtp-secret-1",
+                "username": MAILER,
+                "password": MAILER_PASSWORD,
                 "sender": "camgate@example.com",
             },
         )
@@ -309,9 +299,7 @@ async def test_secure_password_authentication_uses_cram_md5(world: World) -> Non
 
 
 async def test_without_spa_on_the_server_the_password_is_not_sent(tmp_path: Path) -> None:
-    plain = SmtpServer(
-        free_port(), username="mailer", password="smtp-secret-1", offer_cram_md5=False
-    )
+    plain = SmtpServer(free_port(), username=MAILER, password=MAILER_PASSWORD, offer_cram_md5=False)
     plain.start()
     try:
         async with open_core(tmp_path / "data", FakeClock()) as core:
@@ -326,8 +314,8 @@ async def test_without_spa_on_the_server_the_password_is_not_sent(tmp_path: Path
                         "smtp": {
                             "server": "127.0.0.1",
                             "port": plain.port,
-                            "username": "mailer",
-                            "password": "smtp-secret-1",
+                            "username": MAILER,
+                            "password": MAILER_PASSWORD,
                             "use_spa": True,
                             "sender": "camgate@example.com",
                         },
@@ -379,7 +367,7 @@ async def test_ssl_verifies_the_mail_servers_certificate(
     cert_path, key_path = _tls_files(tmp_path)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert_path, key_path)
-    secure = SmtpServer(free_port(), username="mailer", password="smtp-secret-1", tls=context)
+    secure = SmtpServer(free_port(), username=MAILER, password=MAILER_PASSWORD, tls=context)
     secure.start()
     try:
         async with open_core(tmp_path / "data", FakeClock()) as core:
@@ -391,8 +379,8 @@ async def test_ssl_verifies_the_mail_servers_certificate(
                 "server": ADDRESS,
                 "port": secure.port,
                 "use_ssl": True,
-                "username": "mailer",
-                "password": "smtp-secret-1",
+                "username": MAILER,
+                "password": MAILER_PASSWORD,
                 "sender": "camgate@example.com",
             }
             await core.settings.patch({"two_step_verification": {"enabled": True, "smtp": smtp}})

@@ -4,7 +4,6 @@ directory, a group's two-step verification, and a directory that is down."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -14,7 +13,7 @@ from tests.conftest import OPERATOR
 from tests.integration.test_cli import run
 from tests.support.server import RunningServer, auth, free_port
 from tests.support.slapd import SlapdDirectory
-from tests.support.smtp import SmtpServer, code_in
+from tests.support.smtp import SmtpServer, code_in, smtp_settings
 
 
 def _directory(slapd: SlapdDirectory, **changes: Any) -> dict[str, Any]:
@@ -154,22 +153,12 @@ def test_groups_are_listed_checked_and_audited(
     assert {entry["target"] for entry in audited.json()} == {"camgate-admins", "operators"}
 
 
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer(free_port())
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 def test_a_groups_method_sends_the_code_to_the_directorys_address(
     base: str, admin_token: str, slapd_directory: SlapdDirectory, smtp: SmtpServer
 ) -> None:
     tab = {
         "enabled": True,
-        "smtp": {"server": "127.0.0.1", "port": smtp.port, "sender": "camgate@example.com"},
+        "smtp": smtp_settings(smtp),
     }
     patched = httpx.patch(
         f"{base}/settings", json={"two_step_verification": tab}, headers=auth(admin_token)

@@ -6,45 +6,25 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pyotp
-import pytest
 
 from camgate.context import open_core
 from camgate.core.clock import SystemClock
 from tests.conftest import OPERATOR
 from tests.integration.test_serve import CAMGATE, started
 from tests.support.server import RunningServer, auth, free_port
-from tests.support.smtp import SmtpServer, code_in
-
-SMTP_PASSWORD = "smtp-secret-password-1"
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer(free_port(), username="mailer", password=SMTP_PASSWORD)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+from tests.support.smtp import MAILER_PASSWORD, SmtpServer, code_in, smtp_settings
 
 
 def _tab(smtp: SmtpServer) -> dict[str, Any]:
     return {
         "two_step_verification": {
             "enabled": True,
-            "smtp": {
-                "server": "127.0.0.1",
-                "port": smtp.port,
-                "username": "mailer",
-                "password": SMTP_PASSWORD,
-                "sender": "camgate@example.com",
-            },
+            "smtp": smtp_settings(smtp),
         }
     }
 
@@ -52,7 +32,7 @@ def _tab(smtp: SmtpServer) -> dict[str, Any]:
 def _set_up(base: str, admin_token: str, smtp: SmtpServer, method: str) -> None:
     patched = httpx.patch(f"{base}/settings", json=_tab(smtp), headers=auth(admin_token))
     assert patched.status_code == 200, patched.text
-    assert patched.json()["two_step_verification"]["smtp"]["password"] != SMTP_PASSWORD
+    assert patched.json()["two_step_verification"]["smtp"]["password"] != MAILER_PASSWORD
     user = httpx.patch(
         f"{base}/users/{OPERATOR[0]}",
         json={"email": "olivia@example.com", "two_step": method},
@@ -185,5 +165,5 @@ def test_codes_and_the_mail_password_never_reach_the_log_files(
         assert done.status_code == 200
     written = "".join(p.read_text() for p in (data / "logs").iterdir())
     assert "waiting for the email code" in written and "login of alice" in written
-    for secret in (password, SMTP_PASSWORD, code, ticket, done.json()["token"]):
+    for secret in (password, MAILER_PASSWORD, code, ticket, done.json()["token"]):
         assert secret not in written

@@ -15,16 +15,15 @@ from typing import Any
 
 import pytest
 from PIL import Image
-from websockets.sync.client import ClientConnection, connect
+from websockets.sync.client import connect
 
 from tests.conftest import OPERATOR
 from tests.integration.test_xpmobile_recordings import sequences
-from tests.integration.test_xpmobile_session import SMTP_PASSWORD, enable_two_step
+from tests.integration.test_xpmobile_session import enable_two_step
 from tests.support.recorded import Recorded, recorded_camera
-from tests.support.server import free_port
 from tests.support.smtp import SmtpServer, code_in
 from tests.support.xpmobile_client import ROOT_FOLDER, XpMobileClient
-from tests.support.xpmobile_video import Parsed, parse
+from tests.support.xpmobile_video import Parsed, read_frames
 
 VIDEO = "/XProtectMobile/Video"
 PICTURE = {"DestWidth": 320, "DestHeight": 180, "MethodType": "Push", "Fps": 15}
@@ -37,31 +36,6 @@ def recorded(tmp_path_factory: pytest.TempPathFactory, clip_cache: Path) -> Iter
     data = tmp_path_factory.mktemp("xpmobile-full") / "data"
     with recorded_camera(data, clip_cache, first_s=4, second_s=2) as found:
         yield found
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer(free_port(), username="mailer", password=SMTP_PASSWORD)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-def _frames(socket: ClientConnection, count: int) -> list[Parsed]:
-    """The next ``count`` frames with a picture, keeping the channel alive as the library does."""
-    found: list[Parsed] = []
-    deadline = time.monotonic() + 30
-    while len(found) < count:
-        assert time.monotonic() < deadline, found
-        message = socket.recv(timeout=10)
-        assert isinstance(message, bytes), message
-        socket.send("")
-        frame = parse(message)
-        if frame.payload:
-            found.append(frame)
-    return found
 
 
 def _stream(
@@ -79,7 +53,7 @@ def _stream(
     with connect(f"{recorded.server.ws_url}{VIDEO}/{video_id}/", open_timeout=10) as socket:
         if change is not None:
             assert client.command("ChangeStream", VideoId=video_id, **change).ok
-        frames = _frames(socket, count)
+        frames = read_frames(socket, count)
     assert client.command("CloseStream", VideoId=video_id).ok
     return frames
 

@@ -28,7 +28,7 @@ from tests.integration.test_playback_ws import set_recording
 from tests.support.media_checks import decode_mp4, wait_for_online
 from tests.support.server import RunningServer, auth
 from tests.support.xpmobile_client import XpMobileClient
-from tests.support.xpmobile_video import LIVE_FEED, Parsed, parse, parse_all
+from tests.support.xpmobile_video import LIVE_FEED, Parsed, parse, parse_all, read_frames
 
 #: The LiveEvents bit of a camera being recorded (the protocol notes, §3).
 RECORDING = 0x04
@@ -96,22 +96,6 @@ def _socket(server: RunningServer, video_id: str, slash: str = "/") -> ClientCon
     return connect(f"{server.ws_url}{VIDEO}/{video_id}{slash}", open_timeout=10)
 
 
-def _frames(socket: ClientConnection, count: int, *, with_video: bool = True) -> list[Parsed]:
-    """The next ``count`` frames (with a payload, unless ``with_video`` is False); keeps the
-    channel alive as the library does, with an empty text message now and then."""
-    found: list[Parsed] = []
-    deadline = time.monotonic() + 30
-    while len(found) < count:
-        assert time.monotonic() < deadline, found
-        message = socket.recv(timeout=10)
-        assert isinstance(message, bytes), message
-        frame = parse(message)
-        if frame.payload or not with_video:
-            found.append(frame)
-        socket.send("")
-    return found
-
-
 def _jpeg_size(frame: Parsed) -> tuple[int, int]:
     picture = Image.open(io.BytesIO(frame.payload))
     assert picture.format == "JPEG"
@@ -137,10 +121,10 @@ def test_transcoded_push_over_a_websocket_changes_and_closes(
     assert operator.log_in(*OPERATOR).error_code == 23  # logged in already
     video_id = _request(operator, camera, DestWidth=320, DestHeight=180, ComprLevel=50)
     with _socket(server, video_id) as socket:
-        (opening,) = _frames(socket, 1, with_video=False)
+        (opening,) = read_frames(socket, 1, with_video=False)
         # The first frame tells the state: all of it changed.
         assert opening.live == (LIVE_FEED, LIVE_FEED)
-        first, second, third = _frames(socket, 3)
+        first, second, third = read_frames(socket, 3)
         for frame in (first, second, third):
             assert frame.video_id == video_id
             assert frame.size is not None and frame.info is None  # Transcoded: JPEG implied
@@ -165,7 +149,9 @@ def test_transcoded_push_over_a_websocket_changes_and_closes(
             "ChangeStream", VideoId=video_id, DestWidth=160, DestHeight=90, Fps=2
         )
         assert resized.ok, resized
-        late = [f for f in _frames(socket, 8) if f.size is not None and f.size.dest == (160, 90)]
+        late = [
+            f for f in read_frames(socket, 8) if f.size is not None and f.size.dest == (160, 90)
+        ]
         assert late and all(_jpeg_size(f) == (160, 90) for f in late)
         assert all(f.size is not None and f.size.crop == (0, 0, 320, 180) for f in late)
         gaps = [b.timestamp_ms - a.timestamp_ms for a, b in itertools.pairwise(late)]
@@ -196,7 +182,7 @@ def test_transcoded_push_over_a_websocket_changes_and_closes(
 
 
 def _zoomed(socket: ClientConnection, crop: tuple[int, int, int, int]) -> Parsed:
-    for frame in _frames(socket, 20):
+    for frame in read_frames(socket, 20):
         if frame.size is not None and frame.size.crop == crop:
             return frame
     raise AssertionError(f"no frame of the crop {crop}")
@@ -260,7 +246,7 @@ def test_direct_streaming_sends_fmp4_and_falls_back_to_jpeg(
     direct = {"StreamType": "FragmentedMP4", "FragmentDurationMs": 350}
     video_id = _request(operator, camera, DestWidth=320, DestHeight=180, **direct)
     with _socket(server, video_id, slash="") as socket:  # the newer library: no slash
-        frames = _frames(socket, 12)
+        frames = read_frames(socket, 12)
         line = _status(server, admin_token, OPERATOR[0])
         assert line["direct_video_streams"] == 1
     first = frames[0]
@@ -293,7 +279,7 @@ def _assert_jpeg_fallback(
 ) -> Parsed:
     video_id = _request(client, camera, DestWidth=320, DestHeight=180, **direct)
     with _socket(server, video_id) as socket:
-        (frame,) = _frames(socket, 1)
+        (frame,) = read_frames(socket, 1)
     assert frame.info is not None and frame.info.data_type == "JPEG" and frame.info.key_frame
     assert _jpeg_size(frame) == (320, 180)
     return frame
@@ -304,7 +290,7 @@ def _until_events(socket: ClientConnection, wanted: int) -> tuple[Parsed, list[P
     before: list[Parsed] = []
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        (frame,) = _frames(socket, 1, with_video=False)
+        (frame,) = read_frames(socket, 1, with_video=False)
         assert frame.live is not None, frame
         if frame.live[0] == wanted:
             return frame, before
@@ -326,7 +312,7 @@ def test_live_events_say_whether_the_camera_is_recorded(
     video_id = _request(operator, camera, DestWidth=160, DestHeight=90)
     with _socket(server, video_id) as socket:
         # Not recorded: the feed alone, on every frame.
-        assert all(frame.live == (LIVE_FEED, 0) for frame in _frames(socket, 3)[1:])
+        assert all(frame.live == (LIVE_FEED, 0) for frame in read_frames(socket, 3)[1:])
 
         set_recording(recording_api, admin_token, enabled=True)
         started, waiting = _until_events(socket, LIVE_FEED | RECORDING)
@@ -334,13 +320,13 @@ def test_live_events_say_whether_the_camera_is_recorded(
         assert started.live == (LIVE_FEED | RECORDING, RECORDING)
         assert all(frame.live == (LIVE_FEED, 0) for frame in waiting)
         assert _recorder_state(server, admin_token, camera) == "recording"
-        after = _frames(socket, 3)
+        after = read_frames(socket, 3)
         assert all(frame.live == (LIVE_FEED | RECORDING, 0) for frame in after)
 
         # A direct (fMP4) stream of the same camera says so too.
         direct = _request(operator, camera, StreamType="FragmentedMP4")
         with _socket(server, direct) as fragments:
-            (frame,) = _frames(fragments, 1)
+            (frame,) = read_frames(fragments, 1)
             assert frame.info is not None and frame.info.data_type == "H264"
             assert frame.live == (LIVE_FEED | RECORDING, LIVE_FEED | RECORDING)
 
@@ -395,7 +381,7 @@ def test_streams_follow_the_rules_of_live_video(
         # The role loses live video: open streams end, new ones are refused.
         video_id = _request(client, camera)
         with _socket(server, video_id) as socket:
-            _frames(socket, 1)
+            read_frames(socket, 1)
             taken = httpx.put(
                 f"{_api(server)}/roles/operator/permissions",
                 json={"permissions": ["playback"]},
@@ -414,7 +400,7 @@ def test_streams_follow_the_rules_of_live_video(
         pushed = _request(client, camera)
         pulled = _request(client, camera, MethodType="Pull")
         with _socket(server, pushed) as socket:
-            _frames(socket, 1)
+            read_frames(socket, 1)
             assert _status(server, admin_token, ADMIN[0])["transcoded_video_streams"] == 2
             assert client.command("Disconnect").ok
             with pytest.raises(ConnectionClosed):

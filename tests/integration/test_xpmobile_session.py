@@ -9,7 +9,6 @@ import base64
 import io
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -20,8 +19,8 @@ from PIL import Image
 from camgate.protocols.xpmobile import api as xpmobile_api
 from tests.conftest import ADMIN, OPERATOR, login
 from tests.support.media_checks import wait_for_online
-from tests.support.server import RunningServer, auth, free_port
-from tests.support.smtp import SmtpServer, code_in
+from tests.support.server import RunningServer, auth
+from tests.support.smtp import SmtpServer, code_in, smtp_settings
 from tests.support.xpmobile_client import (
     ALL_CAMERAS_VIEW,
     PATH,
@@ -30,18 +29,6 @@ from tests.support.xpmobile_client import (
     XpMobileClient,
     request_xml,
 )
-
-SMTP_PASSWORD = "smtp-secret-password-1"
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer(free_port(), username="mailer", password=SMTP_PASSWORD)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def _api(server: RunningServer) -> str:
@@ -214,13 +201,7 @@ def enable_two_step(server: RunningServer, token: str, smtp: SmtpServer, method:
         {
             "two_step_verification": {
                 "enabled": True,
-                "smtp": {
-                    "server": "127.0.0.1",
-                    "port": smtp.port,
-                    "username": "mailer",
-                    "password": SMTP_PASSWORD,
-                    "sender": "camgate@example.com",
-                },
+                "smtp": smtp_settings(smtp),
             }
         },
     )

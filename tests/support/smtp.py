@@ -17,6 +17,10 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
+#: The account the tests' mail server asks for (the ``smtp`` fixture of tests/conftest.py).
+MAILER = "mailer"
+MAILER_PASSWORD = "smtp-secret-password-1"
+
 
 @dataclass
 class Mailbox:
@@ -116,3 +120,14 @@ class SmtpServer:
 
     def stop(self) -> None:
         self._controller.stop()
+
+
+def smtp_settings(server: SmtpServer) -> dict[str, Any]:
+    """The ``two_step_verification.smtp`` settings that send through ``server`` as MAILER."""
+    return {
+        "server": "127.0.0.1",
+        "port": server.port,
+        "username": MAILER,
+        "password": MAILER_PASSWORD,
+        "sender": "camgate@example.com",
+    }

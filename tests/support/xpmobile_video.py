@@ -5,8 +5,11 @@ camgate's frames through it."""
 from __future__ import annotations
 
 import struct
+import time
 import uuid
 from dataclasses import dataclass, field
+
+from websockets.sync.client import ClientConnection
 
 MAIN = 36
 SIZE, LIVE, PLAYBACK, NATIVE, MOTION, LOCATION, STREAM, CAROUSEL, DYNAMIC, PLAYBACK_INFO = (
@@ -111,3 +114,19 @@ def parse_all(data: bytes, little_endian: bool = True) -> tuple[list[Parsed], by
         frame, at = parse_from(data, at, little_endian)
         frames.append(frame)
     return frames, data[at:]
+
+
+def read_frames(socket: ClientConnection, count: int, *, with_video: bool = True) -> list[Parsed]:
+    """The next ``count`` frames (with a payload, unless ``with_video`` is False); keeps the
+    channel alive as the library does, with an empty text message now and then."""
+    found: list[Parsed] = []
+    deadline = time.monotonic() + 30
+    while len(found) < count:
+        assert time.monotonic() < deadline, found
+        message = socket.recv(timeout=10)
+        assert isinstance(message, bytes), message
+        frame = parse(message)
+        if frame.payload or not with_video:
+            found.append(frame)
+        socket.send("")
+    return found

@@ -14,7 +14,6 @@ connection (``CloseOldControllers``), or the session, and its streams end with i
 from __future__ import annotations
 
 import asyncio
-import uuid
 from typing import Protocol
 
 from camgate.api.deps import Services
@@ -64,7 +63,6 @@ class ControllerStream(VideoStream):
     ) -> None:
         super().__init__(
             svc,
-            str(uuid.uuid4()),
             connection_id,
             principal,
             push=push,

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections import deque
 from collections.abc import Coroutine
 from typing import Any
@@ -110,7 +109,6 @@ class LiveStream(VideoStream):
     ) -> None:
         super().__init__(
             svc,
-            str(uuid.uuid4()),
             connection_id,
             principal,
             push=push,

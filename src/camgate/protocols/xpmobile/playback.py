@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import functools
 import math
-import uuid
 from enum import IntFlag
 
 from camgate.api.deps import Services
@@ -106,7 +105,6 @@ class PlaybackStream(VideoStream, pacing.Screen):
     ) -> None:
         super().__init__(
             svc,
-            str(uuid.uuid4()),
             connection_id,
             principal,
             push=delivery.push,

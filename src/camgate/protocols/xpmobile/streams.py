@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import uuid
 from collections.abc import Iterator
 
 from camgate.api.deps import Services
@@ -49,7 +50,6 @@ class VideoStream(abc.ABC):
     def __init__(
         self,
         svc: Services,
-        video_id: str,
         connection_id: str,
         principal: Principal,
         *,
@@ -58,7 +58,8 @@ class VideoStream(abc.ABC):
         request_size: bool,
     ) -> None:
         self.svc = svc
-        self.id = video_id
+        #: The ``VideoId``: a random GUID, the video channel's only key.
+        self.id = str(uuid.uuid4())
         self.connection_id = connection_id
         self.principal = principal
         self.push = push

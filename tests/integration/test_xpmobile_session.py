@@ -172,10 +172,12 @@ def test_chap_signs_every_request_after_login(server: RunningServer) -> None:
         assert plain.session(*OPERATOR) and not plain.challenges
         assert plain.command("LiveMessage").ok
         assert plain.command("RequestChallenges").error_code == 23
-    # The reference client asks for them right after Connect, before LogIn.
+    # The reference client asks for them right after Connect, before LogIn; until LogIn a
+    # connection holds at most 100 (anyone may connect).
     with XpMobileClient(server.base_url, chap=False) as early:
         assert early.connect().ok
         assert len(early.command("RequestChallenges", NumChallenges=50).params["Challenge"]) == 50
+        assert len(early.command("RequestChallenges", NumChallenges=80).params["Challenge"]) == 50
         assert early.log_in(*OPERATOR).ok  # with no NumChallenges
         assert early.command("LiveMessage").ok
         assert early.command("LiveMessage", Challenge="", ChalAnswer="").error_code == 19

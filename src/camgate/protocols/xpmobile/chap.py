@@ -15,9 +15,10 @@ from camgate.protocols.xpmobile.crypto import SessionKey, answer_is_right
 
 #: How long a challenge is good for (the clients keep theirs 59 minutes).
 TTL_S = 3600.0
-#: The most challenges one connection holds unspent.
+#: The most challenges one logged-in connection holds unspent.
 MAX_UNSPENT = 500
-#: The most one request (LogIn, RequestChallenges) may ask for.
+#: The most one request (LogIn, RequestChallenges) may ask for, and the most a connection that
+#: has not logged in holds (anyone can make those: they must stay cheap).
 MAX_PER_REQUEST = 100
 
 
@@ -27,7 +28,8 @@ class ChallengeError(Exception):
 
 class Challenges:
     def __init__(self, *, limit: int = MAX_UNSPENT, ttl_s: float = TTL_S) -> None:
-        self._limit = limit
+        #: The most unspent at a time (raised once the connection logs in).
+        self.limit = limit
         self._ttl_s = ttl_s
         #: Unspent challenge (its 16 bytes) → monotonic time it ends; oldest first.
         self._unspent: OrderedDict[bytes, float] = OrderedDict()
@@ -42,7 +44,7 @@ class Challenges:
         if reset:
             self._unspent.clear()
         self._forget_ended(now)
-        room = max(0, min(count, self._limit - len(self._unspent)))
+        room = max(0, min(count, self.limit - len(self._unspent)))
         issued = [uuid.uuid4() for _ in range(room)]
         for challenge in issued:
             self._unspent[challenge.bytes] = now + self._ttl_s

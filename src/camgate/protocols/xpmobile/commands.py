@@ -36,6 +36,7 @@ from camgate.protocols.xpmobile import live as live_video
 from camgate.protocols.xpmobile.call import Call, Command, Needs, viewable
 from camgate.protocols.xpmobile.chap import (
     MAX_PER_REQUEST,
+    MAX_UNSPENT,
     ChallengeError,
     Challenges,
 )
@@ -187,6 +188,7 @@ async def _logged_in(call: Call, login: Login) -> Reply:
     flags = features.login_flags(svc.settings.tree, user, SERVED)
     if connection.wanted_challenges or connection.challenges is not None:
         challenges = connection.challenges = connection.challenges or Challenges()
+        challenges.limit = MAX_UNSPENT
         issued = challenges.issue(connection.wanted_challenges, svc.clock.monotonic())
         flags += [("Challenge", challenge) for challenge in issued]
     return Reply(params=flags)
@@ -294,7 +296,7 @@ async def request_challenges(call: Call) -> Reply:
                 ErrorCode.NOT_ALLOWED_IN_THIS_STATE,
                 "this connection logged in without challenges: it goes on without them",
             )
-        connection.challenges = Challenges()
+        connection.challenges = Challenges(limit=MAX_PER_REQUEST)
     count = call.whole("NumChallenges", 1, MAX_PER_REQUEST, MAX_PER_REQUEST)
     reset = (call.request.get("Reset") or "No").casefold() == "yes"
     issued = connection.challenges.issue(count, call.svc.clock.monotonic(), reset=reset)

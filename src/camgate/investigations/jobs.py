@@ -75,9 +75,12 @@ class ExportJob:
         self.target = target
         self.state = ExportState.QUEUED
         self.progress = 0
-        self._data_key = data_key
-        self._signer = signer
-        self._budget = budget
+        #: The investigations' data key (files are sealed under it) and the server's signing
+        #: key: never logged (the job has no repr of them).
+        self.data_key = data_key
+        self.signer = signer
+        #: The most bytes the export may take (the folder's size limit), None: no limit.
+        self.budget = budget
         self._cancelled = threading.Event()
 
     def cancel(self) -> None:
@@ -95,7 +98,7 @@ def run_job(job: ExportJob) -> int:
     job.target.parent.mkdir(parents=True, exist_ok=True)
     part = job.target.with_name(job.target.name + PART_SUFFIX)
     try:
-        with SealedFile.create(part, job._data_key) as out:
+        with SealedFile.create(part, job.data_key) as out:
             _write(job, out, part)
         os.replace(part, job.target)
         _fsync_dir(job.target.parent)
@@ -124,7 +127,7 @@ def _write(job: ExportJob, out: SealedFile, part: Path) -> None:
             out,
             files=_native_files(plan),
             info=_native_info(plan),
-            signer=job._signer,
+            signer=job.signer,
             password=plan.password,
             progress=_progress(job, out, 0.0, 1.0),
             cancelled=job.cancelled,
@@ -137,7 +140,7 @@ def _progress(job: ExportJob, out: SealedFile, low: float, high: float) -> Calla
     def report(fraction: float) -> None:
         if job.cancelled():
             raise JobCancelled
-        if job._budget is not None and out.tell() > job._budget:
+        if job.budget is not None and out.tell() > job.budget:
             raise ValueError(SIZE_LIMIT_PASSED)
         job.progress = progress_percent(low + (high - low) * min(1.0, max(0.0, fraction)))
 
@@ -156,11 +159,11 @@ def _write_avi(job: ExportJob, out: SealedFile, part: Path) -> None:
         for index, track in enumerate(plan.tracks):
             temporary = part.with_name(f"{part.name}.{index}")
             try:
-                with SealedFile.create(temporary, job._data_key) as avi:
+                with SealedFile.create(temporary, job.data_key) as avi:
                     _avi(job, track, avi, _progress(job, out, index / count, (index + 1) / count))
                 name = f"{index + 1:02d} {_safe(track.camera_name)}.avi"
                 with (
-                    SealedFile.open(temporary, job._data_key) as source,
+                    SealedFile.open(temporary, job.data_key) as source,
                     archive.open(name, "w", force_zip64=True) as entry,
                 ):
                     for chunk in _chunks(source):

@@ -11,8 +11,8 @@ from camgate.media.player import LATE_S, Pace
 from camgate.protocols.xpmobile.call import Call
 from camgate.protocols.xpmobile.connections import ConnectionTable
 from camgate.protocols.xpmobile.errors import CommandError, ErrorCode
+from camgate.protocols.xpmobile.frames import PlaybackEvent, motion
 from camgate.protocols.xpmobile.messages import Message
-from camgate.protocols.xpmobile.playback import PlaybackEvent, motion
 from camgate.protocols.xpmobile.stream_options import bounded_speed, seek_type
 from camgate.protocols.xpmobile.streams import StreamTable
 from camgate.recording.pacing import Conductor

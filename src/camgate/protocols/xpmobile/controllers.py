@@ -21,7 +21,7 @@ from camgate.identity.models import Permission, Principal
 from camgate.protocols.xpmobile import stream_options
 from camgate.protocols.xpmobile.call import Call, Command, Needs
 from camgate.protocols.xpmobile.errors import CommandError, ErrorCode
-from camgate.protocols.xpmobile.frames import ByteOrder
+from camgate.protocols.xpmobile.frames import ByteOrder, motion
 from camgate.protocols.xpmobile.messages import Reply
 from camgate.protocols.xpmobile.streams import VideoStream
 from camgate.protocols.xpmobile.times import parse_time
@@ -31,9 +31,7 @@ from camgate.recording.pacing import Conductor
 TICK_S = 0.25
 #: The seeks a controller takes: to a time (each stream lands as ChangeStream's seek would).
 #: The others depend on one camera's recordings.
-SEEKS = ("Time", "TimeOrBefore", "TimeOrAfter", "TimeBefore", "TimeAfter")
-#: The PlaybackEvents bits a controller's frames carry (as playback streams' do).
-STOPPED, FORWARD, BACKWARD = 0x01, 0x02, 0x04
+SEEKS = stream_options.TIME_SEEKS
 
 
 class Follower(Protocol):
@@ -81,9 +79,7 @@ class ControllerStream(VideoStream):
         return None
 
     def playback_events(self) -> int:
-        if not self.conductor.playing:
-            return STOPPED
-        return FORWARD if self.conductor.pace.speed > 0 else BACKWARD
+        return int(motion(self.conductor.playing, self.conductor.pace.speed))
 
     def position(self) -> float:
         return self.conductor.position(self.svc.clock.monotonic())

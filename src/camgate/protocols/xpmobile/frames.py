@@ -47,6 +47,31 @@ class LiveEvent(IntFlag):
     CLIENT_LIVE_STOPPED = 0x80
 
 
+class PlaybackEvent(IntFlag):
+    """Bits of the PlaybackEvents extension."""
+
+    STOPPED = 0x001
+    FORWARD = 0x002
+    BACKWARD = 0x004
+    #: At the first frame recorded (a DbStart seek, or playing backward reached it).
+    DATABASE_START = 0x010
+    #: At the last frame recorded (paused there).
+    DATABASE_END = 0x020
+    #: The recordings could not be read, or a frame does not decode.
+    DATABASE_ERROR = 0x040
+    #: A seek to a time that is not recorded: the next recorded frame is shown.
+    RANGE_NO_DATA = 0x100
+    #: A seek found no frame: the frame shown stays.
+    OUT_OF_RANGE = 0x200
+
+
+def motion(playing: bool, speed: float) -> PlaybackEvent:
+    """The events that say how playback moves. Pure."""
+    if not playing:
+        return PlaybackEvent.STOPPED
+    return PlaybackEvent.FORWARD if speed > 0 else PlaybackEvent.BACKWARD
+
+
 class ByteOrder(Enum):
     LITTLE_ENDIAN = "<"
     NETWORK = ">"

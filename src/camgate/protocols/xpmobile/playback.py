@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import functools
 import math
-from enum import IntFlag
 
 from camgate.api.deps import Services
 from camgate.cameras.models import Camera
@@ -38,7 +37,13 @@ from camgate.protocols.xpmobile import controllers, recordings, stream_options
 from camgate.protocols.xpmobile.call import Call, viewable
 from camgate.protocols.xpmobile.controllers import ControllerStream
 from camgate.protocols.xpmobile.errors import CommandError, ErrorCode, refusal
-from camgate.protocols.xpmobile.frames import RESAMPLING_UNIT, SizeInfo, StreamInfo
+from camgate.protocols.xpmobile.frames import (
+    RESAMPLING_UNIT,
+    PlaybackEvent,
+    SizeInfo,
+    StreamInfo,
+    motion,
+)
 from camgate.protocols.xpmobile.messages import Reply
 from camgate.protocols.xpmobile.stream_options import Picture
 from camgate.protocols.xpmobile.streams import VideoStream
@@ -52,33 +57,8 @@ from camgate.recording.playback import GAP_TOLERANCE_S
 PROTOCOL = "xpmobile-playback"
 
 
-class PlaybackEvent(IntFlag):
-    """Bits of the PlaybackEvents extension."""
-
-    STOPPED = 0x001
-    FORWARD = 0x002
-    BACKWARD = 0x004
-    #: At the first frame recorded (a DbStart seek, or playing backward reached it).
-    DATABASE_START = 0x010
-    #: At the last frame recorded (paused there).
-    DATABASE_END = 0x020
-    #: The recordings could not be read, or a frame does not decode.
-    DATABASE_ERROR = 0x040
-    #: A seek to a time that is not recorded: the next recorded frame is shown.
-    RANGE_NO_DATA = 0x100
-    #: A seek found no frame: the frame shown stays.
-    OUT_OF_RANGE = 0x200
-
-
 #: What a seek or an error says; the next frame shown clears it.
 _NOTICES = PlaybackEvent.DATABASE_ERROR | PlaybackEvent.RANGE_NO_DATA | PlaybackEvent.OUT_OF_RANGE
-
-
-def motion(playing: bool, speed: float) -> PlaybackEvent:
-    """The events that say how playback moves. Pure."""
-    if not playing:
-        return PlaybackEvent.STOPPED
-    return PlaybackEvent.FORWARD if speed > 0 else PlaybackEvent.BACKWARD
 
 
 def _may_play_back(call: Call) -> Principal:

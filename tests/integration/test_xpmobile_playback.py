@@ -416,7 +416,7 @@ def test_a_playback_controller_plays_its_streams_as_one(
                 assert waited >= 0.6 * (second - before[1]), (waited, second - before[1])
             overlap = (max(seen_a[3][0], seen_b[3][0]), min(seen_a[-1][0], seen_b[-1][0]))
             for moment in (overlap[0], sum(overlap) / 2, overlap[1]):
-                assert abs(_at(seen_a, moment) - _at(seen_b, moment)) < 0.4, moment
+                assert abs(_at(seen_a, moment) - _at(seen_b, moment)) < 0.75, moment
             # The controller's own channel tells its time and that it plays.
             ticking = _next(clock, lambda f: f.playback is not None and f.playback[0] == FORWARD)
             assert not ticking.payload

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -21,6 +22,7 @@ from camgate.admin import api as admin_api
 from camgate.api import errors
 from camgate.api.deps import REFUSALS, Services
 from camgate.audit import api as audit_api
+from camgate.audit.models import SERVER
 from camgate.audit.service import AuditLog
 from camgate.bookmarks import api as bookmarks_api
 from camgate.bookmarks.service import BookmarkService
@@ -163,6 +165,13 @@ async def _revalidate_viewers(svc: Services) -> None:
             viewer.refuse("your role may no longer view this camera")
 
 
+async def _directory_ended(svc: Services, usernames: list[str]) -> None:
+    """Audits the sessions that the directory's check ended (their streams end with the next
+    revalidation of the viewers)."""
+    for username in usernames:
+        await svc.audit.record(SERVER, "session.end", username, reason="directory")
+
+
 def create_app(
     settings: ServerSettings,
     *,
@@ -298,6 +307,10 @@ def create_app(
                     svc.status.run(settings.data_dir / STATUS_FILE), name="status-sampler"
                 ),
                 asyncio.create_task(timeout.run(), name="client-timeout"),
+                asyncio.create_task(
+                    core.identity.run_directory_recheck(functools.partial(_directory_ended, svc)),
+                    name="directory-recheck",
+                ),
             ]
             try:
                 yield

@@ -98,6 +98,16 @@ async def test_a_name_with_parentheses_logs_in_and_finds_its_groups(
     assert account.groups == {"operators"}
 
 
+async def test_an_account_is_found_without_its_password(slapd_directory: SlapdDirectory) -> None:
+    # For checking users who are logged in: the service account finds them and their groups.
+    directory = Directory(slapd_directory.settings())
+    account = await directory.account("BOB")
+    assert account is not None and account.username == "bob"
+    assert account.groups == {"operators", "guards"} and account.email == "bob@camgate.test"
+    assert await directory.account("nobody") is None
+    assert await directory.account(" ") is None
+
+
 async def test_wrong_password_is_none(slapd_directory: SlapdDirectory) -> None:
     directory = Directory(slapd_directory.settings())
     assert await directory.authenticate("alice", "bob-pass-1") is None

@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import ldap3
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -186,6 +187,32 @@ def _ldif() -> str:
         "gidNumber: 5000\nmemberUid: bob"
     )
     return "\n\n".join(entries) + "\n"
+
+
+@contextlib.contextmanager
+def _as_root(directory: SlapdDirectory) -> Iterator[ldap3.Connection]:
+    connection = ldap3.Connection(
+        ldap3.Server(directory.url), directory.root_dn, directory.root_password, auto_bind=True
+    )
+    try:
+        yield connection
+    finally:
+        connection.unbind()
+
+
+def leave_group(directory: SlapdDirectory, uid: str, group: str) -> None:
+    """Takes a user out of a groupOfNames, as the directory's administrator would."""
+    with _as_root(directory) as connection:
+        member = directory.user(uid).dn
+        connection.modify(f"cn={group},{GROUPS_DN}", {"member": [(ldap3.MODIFY_DELETE, [member])]})
+        assert connection.result["result"] == 0, connection.result
+
+
+def delete_user(directory: SlapdDirectory, uid: str) -> None:
+    """Deletes a user's entry (their groups keep naming them, as LDAP allows)."""
+    with _as_root(directory) as connection:
+        connection.delete(directory.user(uid).dn)
+        assert connection.result["result"] == 0, connection.result
 
 
 def _slapd_conf(folder: Path, tls: tuple[Path, Path, Path]) -> str:

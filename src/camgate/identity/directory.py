@@ -105,7 +105,16 @@ class Directory:
         # answer with success: an empty password must never reach the server.
         if not password or not username.strip() or len(username) > _MAX_USERNAME:
             return None
-        return await self._run(self._authenticate, username, password)
+        return await self._run(self._lookup, username, password)
+
+    async def account(self, username: str) -> DirectoryAccount | None:
+        """The account as the directory has it now (its groups, its mail), found by the
+        service account without a password: for checking users who are logged in. None when
+        the directory no longer has the name (or ``user_filter`` no longer matches it, as it
+        may exclude disabled accounts). Raises :class:`DirectoryUnavailable`."""
+        if not username.strip() or len(username) > _MAX_USERNAME:
+            return None
+        return await self._run(self._lookup, username, None)
 
     async def group_names(self) -> list[str]:
         """Every group under ``group_base_dn``, sorted: for mapping groups to roles."""
@@ -122,14 +131,18 @@ class Directory:
 
     # --- the blocking work, in _POOL's threads ------------------------------------------------
 
-    def _authenticate(self, username: str, password: str) -> DirectoryAccount | None:
+    def _lookup(self, username: str, password: str | None) -> DirectoryAccount | None:
+        """The account, if the directory has it and (unless ``password`` is None) the password
+        binds as it."""
         self._require_user_settings()
         attributes = [self._settings.mail_attribute]
         if self._name_attribute:
             attributes.append(self._name_attribute)
         with self._service() as connection:
             user = self._find_user(connection, username, attributes)
-            if user is None or not self._password_matches(user.dn, password):
+            if user is None:
+                return None
+            if password is not None and not self._password_matches(user.dn, password):
                 return None
             groups = self._groups_of(connection, user.dn)
         return DirectoryAccount(

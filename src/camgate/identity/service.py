@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from camgate.core.clock import Clock
 from camgate.core.errors import CamgateError, ErrorKind, forbidden, invalid, not_found, unauthorized
 from camgate.core.secrets import ServerKey
-from camgate.db.tables import DirectoryGroupRow, SessionRow
+from camgate.db.tables import DirectoryGroupRow, SessionRow, UserRow
 from camgate.identity import delegation, mailer, store, totp
 from camgate.identity.directory import Directory, DirectoryAccount, DirectoryUnavailable
 from camgate.identity.limiter import Lockout, LoginLimiter
@@ -55,6 +55,8 @@ log = logging.getLogger(__name__)
 
 #: A session unused for this long ends (the client timeout of U3 governs streams, not logins).
 SESSION_IDLE_S = 24 * 3600
+#: The sessions of directory users are checked against the directory this often.
+DIRECTORY_RECHECK_S = 300.0
 #: Write ``last_seen_at`` at most this often, so reads do not become writes.
 _TOUCH_EVERY_S = 60.0
 #: Signed media tokens (for players that cannot send headers) live this long at most.
@@ -121,6 +123,13 @@ async def _group(db: AsyncSession, row: DirectoryGroupRow) -> DirectoryGroup:
     return DirectoryGroup(
         row.name, None if role is None else role.name, TwoStepMethod(row.two_step)
     )
+
+
+def _apply_account(row: UserRow, account: DirectoryAccount, role_id: str) -> None:
+    """A directory user as the directory has them: the role of their groups, their address."""
+    row.role_id = role_id
+    if account.email:
+        row.email = account.email
 
 
 async def _role_of(db: AsyncSession, groups: list[DirectoryGroupRow]) -> str | None:
@@ -404,7 +413,7 @@ class IdentityService:
     ) -> tuple[DirectoryGroup | None, DirectoryGroup]:
         """Gives a directory group a role (None: none) and a method; the group before (None
         when it was not listed) and after, for the audit log. Takes effect at each member's
-        next login."""
+        next login, and for those logged in at the next directory check."""
         group_name = name.strip()
         if not group_name or len(group_name) > _MAX_GROUP_NAME:
             raise invalid(f"a group name is 1 to {_MAX_GROUP_NAME} characters")
@@ -524,6 +533,65 @@ class IdentityService:
             return None
         return None if account is None else await self._directory_user(account)
 
+    async def recheck_directory_users(self) -> list[str]:
+        """Brings the directory's users who are logged in in line with the directory now: the
+        role their groups give, their e-mail address; ends the sessions of those whom the
+        directory no longer has, or whose groups no longer give a role (their streams end with
+        the sessions). With the directory unreachable nothing changes: an outage must not log
+        everyone out. The names of the users whose sessions ended."""
+        tree = self._settings()
+        if not tree.directory.url:
+            return []
+        async with self._db() as db:
+            logged_in = await store.directory_users_with_sessions(db)
+        directory = Directory(tree.directory)
+        ended: list[str] = []
+        for user_id, username in logged_in:
+            try:
+                account = await directory.account(username)
+            except DirectoryUnavailable as error:
+                log.warning("the directory cannot check the users logged in: %s", error)
+                break
+            if not await self._still_allowed(user_id, account):
+                log.warning(
+                    "the sessions of %s ended: %s",
+                    username,
+                    "the directory no longer has the user"
+                    if account is None
+                    else "their directory groups no longer give a role",
+                )
+                ended.append(username)
+        return ended
+
+    async def _still_allowed(self, user_id: str, account: DirectoryAccount | None) -> bool:
+        """Applies the account to the user; False (sessions ended) when it gives no role."""
+        async with self._db() as db:
+            row = await store.user_row_by_id(db, user_id)
+            if row is None:  # removed meanwhile, with its sessions
+                return True
+            groups = [] if account is None else await store.directory_groups(db, account.groups)
+            role_id = await _role_of(db, groups)
+            if account is None or role_id is None:
+                await store.delete_sessions_of(db, user_id)
+                await db.commit()
+                self._forget_logins_of(user_id)
+                return False
+            _apply_account(row, account, role_id)
+            await db.commit()
+        return True
+
+    async def run_directory_recheck(self, on_ended: Callable[[list[str]], Awaitable[None]]) -> None:
+        """:meth:`recheck_directory_users` every :data:`DIRECTORY_RECHECK_S`; ``on_ended``
+        hears whose sessions ended."""
+        while True:
+            await asyncio.sleep(DIRECTORY_RECHECK_S)
+            try:
+                ended = await self.recheck_directory_users()
+                if ended:
+                    await on_ended(ended)
+            except Exception:  # a failed round is logged and tried again
+                log.exception("checking the directory's users failed")
+
     async def _directory_user(
         self, account: DirectoryAccount
     ) -> tuple[User, list[TwoStepMethod]] | None:
@@ -544,9 +612,7 @@ class IdentityService:
                 row = await store.user_row_by_id(db, user_id)
                 assert row is not None
                 row.source = store.DIRECTORY_SOURCE
-            row.role_id = role_id
-            if account.email:
-                row.email = account.email
+            _apply_account(row, account, role_id)
             await db.commit()
             user = await store.user_by_id(db, row.id)
         assert user is not None

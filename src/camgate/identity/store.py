@@ -152,6 +152,17 @@ async def delete_sessions_of(db: AsyncSession, user_id: str) -> None:
     await db.execute(delete(SessionRow).where(SessionRow.user_id == user_id))
 
 
+async def directory_users_with_sessions(db: AsyncSession) -> list[tuple[str, str]]:
+    """(id, user name) of the directory's users who have a session."""
+    rows = await db.execute(
+        select(UserRow.id, UserRow.username)
+        .where(UserRow.source == DIRECTORY_SOURCE)
+        .where(UserRow.id.in_(select(SessionRow.user_id)))
+        .order_by(UserRow.username)
+    )
+    return [(user_id, username) for user_id, username in rows.all()]
+
+
 async def delete_sessions_idle_since(db: AsyncSession, cutoff: float) -> None:
     await db.execute(delete(SessionRow).where(SessionRow.last_seen_at < cutoff))
 

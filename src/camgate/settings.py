@@ -134,7 +134,10 @@ class Directory(Section):
     group_filter: str = Field(
         default="(|(member={0})(uniqueMember={0}))",
         max_length=500,
-        description="{0} is the user's distinguished name.",
+        description=(
+            "{0} is the user's distinguished name, {1} the user name"
+            " (NIS posixGroup: add (memberUid={1}))."
+        ),
     )
     group_name_attribute: str = Field(default="cn", max_length=100)
     timeout_s: int = Field(default=5, ge=1, le=60, description="For connecting and each search.")

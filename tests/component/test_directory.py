@@ -318,6 +318,20 @@ async def test_group_names_reads_every_page(
     assert account.groups == {"operators", "guards"}
 
 
+async def test_posix_groups_are_found_by_the_user_name(slapd_directory: SlapdDirectory) -> None:
+    # NIS groups name their members by user name (memberUid): {1} in the filter.
+    settings = slapd_directory.settings(
+        group_filter="(|(member={0})(uniqueMember={0})(memberUid={1}))"
+    )
+    account = await Directory(settings).authenticate("BOB", "bob-pass-1")
+    assert account is not None
+    assert account.groups == {"operators", "guards", POSIX_GROUP}
+    # Compared as the directory spells the name, and listed for roles to be given to them.
+    assert await Directory(settings).group_names() == sorted({*GROUPS, POSIX_GROUP})
+    carol = await Directory(settings).account("carol")
+    assert carol is not None and POSIX_GROUP not in carol.groups
+
+
 async def test_group_names_without_a_group_base_is_empty(slapd_directory: SlapdDirectory) -> None:
     assert await Directory(slapd_directory.settings(group_base_dn="")).group_names() == []
 

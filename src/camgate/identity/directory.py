@@ -55,11 +55,14 @@ _SIZE_LIMIT_EXCEEDED: Final = 4
 _NO_SUCH_OBJECT: Final = 32
 
 #: What :meth:`Directory.group_names` lists: the group object classes of Active Directory and
-#: OpenLDAP. Not NIS's posixGroup: its memberUid holds user names, never the DN that
-#: ``group_filter`` compares, so listing such groups would offer roles nobody could get.
+#: OpenLDAP. NIS's posixGroup only when ``group_filter`` compares the user name (``{1}``): its
+#: memberUid holds user names, never DNs, so otherwise it would offer roles nobody could get.
 _ANY_GROUP: Final = (
     "(|(objectClass=group)(objectClass=groupOfNames)(objectClass=groupOfUniqueNames))"
 )
+_ANY_GROUP_OR_POSIX: Final = f"(|{_ANY_GROUP}(objectClass=posixGroup))"
+#: The placeholders of ``group_filter``: {0} the user's DN, {1} the user's name.
+_GROUP_PLACEHOLDER: Final = re.compile(r"\{([01])\}")
 
 #: OpenSSL's source position in its messages: noise for an administrator.
 _SSL_SOURCE: Final = re.compile(r"\s*\(_ssl\.c:\d+\)")
@@ -144,9 +147,10 @@ class Directory:
                 return None
             if password is not None and not self._password_matches(user.dn, password):
                 return None
-            groups = self._groups_of(connection, user.dn)
+            spelled = self._spelling(user, username)
+            groups = self._groups_of(connection, user.dn, spelled)
         return DirectoryAccount(
-            username=self._spelling(user, username),
+            username=spelled,
             dn=user.dn,
             email=user.first(self._settings.mail_attribute),
             groups=groups,
@@ -157,8 +161,9 @@ class Directory:
         if not base:
             return []
         name = self._settings.group_name_attribute
+        classes = _ANY_GROUP_OR_POSIX if "{1}" in self._settings.group_filter else _ANY_GROUP
         with self._service() as connection:
-            entries = self._search(connection, base, _ANY_GROUP, [name])
+            entries = self._search(connection, base, classes, [name])
         return sorted({value for entry in entries if (value := entry.first(name))})
 
     def _check(self) -> None:
@@ -206,12 +211,14 @@ class Directory:
                 f"the directory answered a login with {_describe(connection.result)}"
             )
 
-    def _groups_of(self, connection: ldap3.Connection, dn: str) -> frozenset[str]:
+    def _groups_of(self, connection: ldap3.Connection, dn: str, username: str) -> frozenset[str]:
         base = self._settings.group_base_dn
         if not base:
             return frozenset()
-        # DNs hold characters that are filter syntax ("(", "\", "*"): escaped like a typed name.
-        query = self._settings.group_filter.replace("{0}", escape_filter_chars(dn))
+        # DNs and names hold characters that are filter syntax ("(", "\", "*"): escaped like a
+        # typed name, in one pass (a DN may hold "{1}" itself).
+        values = {"0": escape_filter_chars(dn), "1": escape_filter_chars(username)}
+        query = _GROUP_PLACEHOLDER.sub(lambda found: values[found[1]], self._settings.group_filter)
         name = self._settings.group_name_attribute
         entries = self._search(connection, base, query, [name])
         return frozenset(value for entry in entries if (value := entry.first(name)))

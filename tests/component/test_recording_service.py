@@ -27,6 +27,7 @@ from camgate.cameras.service import CameraService
 from camgate.context import Core, open_core
 from camgate.core.errors import CamgateError
 from camgate.live.runtime import LiveRuntime
+from camgate.media.audio import AudioConfig, AudioPacket, records, sidecar_path
 from camgate.media.fanout import Subscription
 from camgate.media.hub import LiveHub
 from camgate.media.packet import TIMESCALE, MediaPacket
@@ -73,6 +74,9 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Clip:
     digests = [frame.digest for frame in decode_frames(path.read_bytes())]
     assert len(packets) == len(digests) == 2 * FRAMES_PER_GOP
     return Clip(path, packets, digests)
+
+
+G711 = AudioConfig("pcm_mulaw", 8000, 1)
 
 
 def looped(clip: Clip, times: int, origin: float = CLIP_EPOCH) -> list[MediaPacket]:
@@ -453,6 +457,9 @@ async def test_retention_deletes_what_is_older_than_the_camera_keeps_unless_held
     service = env.service(holds=holds)
     files = {row_id: segment.path for row_id, segment in service_rows.items()}
     day0_folder = files[day0[0]].parent
+    for segment in service_rows.values():  # a camera with a microphone
+        tone = AudioPacket(b"\x7f" * 160, segment.start_dts, 1800, 0.0, G711)
+        sidecar_path(segment.path).write_bytes(records([tone], None))
 
     env.clock.t = CLIP_EPOCH + 6 * SECONDS_PER_DAY
     assert await service.enforce_retention() == 0
@@ -462,6 +469,9 @@ async def test_retention_deletes_what_is_older_than_the_camera_keeps_unless_held
     assert await service.enforce_retention() == 2
     assert await env.row_ids() == [day0[1], *day6]
     assert sorted(p for p in env.root.rglob("*.mp4")) == sorted(files[i] for i in [day0[1], *day6])
+    assert sorted(env.root.rglob("*.audio")) == sorted(
+        sidecar_path(files[i]) for i in [day0[1], *day6]
+    )
 
     held.clear()
     assert await service.enforce_retention() == 1

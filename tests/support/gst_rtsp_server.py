@@ -1,7 +1,8 @@
 """A real RTSP camera on loopback: Debian's GStreamer RTSP server (run with Debian's python3).
 
-Usage: python3 gst_rtsp_server.py PORT
-Serves rtsp://127.0.0.1:PORT/cam, a live 640x360 30 fps H.264 test pattern (GOP 30), and prints
+Usage: python3 gst_rtsp_server.py PORT [aac|pcmu]
+Serves rtsp://127.0.0.1:PORT/cam, a live 640x360 30 fps H.264 test pattern (GOP 30), with a
+440 Hz tone when an audio codec is named (AAC 48 kHz, or G.711 mu-law 8 kHz; mono), and prints
 "ready" once it listens.
 """
 
@@ -13,11 +14,16 @@ gi.require_version("Gst", "1.0")
 gi.require_version("GstRtspServer", "1.0")
 from gi.repository import GLib, Gst, GstRtspServer  # noqa: E402
 
-PIPELINE = (
-    "( videotestsrc is-live=true pattern=ball ! video/x-raw,width=640,height=360,framerate=30/1 "
+VIDEO = (
+    "videotestsrc is-live=true pattern=ball ! video/x-raw,width=640,height=360,framerate=30/1 "
     "! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=30 bitrate=800 "
-    "! video/x-h264,profile=main ! rtph264pay name=pay0 pt=96 config-interval=-1 )"
+    "! video/x-h264,profile=main ! rtph264pay name=pay0 pt=96 config-interval=-1"
 )
+TONE = "audiotestsrc is-live=true wave=sine freq=440 volume=0.5 ! audio/x-raw,channels=1,rate="
+AUDIO = {
+    "aac": TONE + "48000 ! audioconvert ! voaacenc bitrate=64000 ! rtpmp4gpay name=pay1 pt=97",
+    "pcmu": TONE + "8000 ! audioconvert ! mulawenc ! rtppcmupay name=pay1 pt=0",
+}
 
 
 def main() -> None:
@@ -26,7 +32,8 @@ def main() -> None:
     server.set_address("127.0.0.1")
     server.set_service(sys.argv[1])
     factory = GstRtspServer.RTSPMediaFactory()
-    factory.set_launch(PIPELINE)
+    audio = AUDIO[sys.argv[2]] if len(sys.argv) > 2 else ""
+    factory.set_launch(f"( {VIDEO} {audio} )")
     factory.set_shared(True)
     server.get_mount_points().add_factory("/cam", factory)
     if server.attach(None) == 0:

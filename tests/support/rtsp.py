@@ -27,14 +27,17 @@ def available() -> bool:
 
 
 class RtspCamera:
-    def __init__(self, port: int) -> None:
+    """``audio``: "aac" or "pcmu" adds a 440 Hz tone in that codec."""
+
+    def __init__(self, port: int, audio: str | None = None) -> None:
         self.port = port
+        self.audio = audio
         self.url = f"rtsp://127.0.0.1:{port}/cam"
         self._process: subprocess.Popen[str] | None = None
 
     def start(self) -> None:
         self._process = subprocess.Popen(
-            [SYSTEM_PYTHON, str(SCRIPT), str(self.port)],
+            [SYSTEM_PYTHON, str(SCRIPT), str(self.port), *([self.audio] if self.audio else [])],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,

@@ -119,6 +119,8 @@ class CameraRow(Base):
     recording_stream: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     retention_days: Mapped[int | None] = mapped_column(Integer, default=7, server_default="7")
     retention_gb: Mapped[float | None] = mapped_column(Float, nullable=True)
+    #: Whether the camera's audio is recorded with its video, when it sends some (ADR 0016).
+    recording_audio: Mapped[bool] = mapped_column(Boolean, default=True, server_default="1")
 
 
 class CameraStreamRow(Base):

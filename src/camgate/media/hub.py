@@ -1,7 +1,8 @@
 """The live hub of one camera stream: everything a source delivers passes through here once.
 
-A hub keeps two fan-outs: raw packets (for snapshots, recording and transcoders) and fMP4
-fragments, muxed once per frame and shared, bytes and all, by every direct viewer.
+A hub keeps three fan-outs: raw packets (for snapshots, recording and transcoders), fMP4
+fragments, muxed once per frame and shared, bytes and all, by every direct viewer, and the
+camera's audio packets (for recording).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from camgate.media import fmp4
+from camgate.media.audio import AudioPacket
 from camgate.media.fanout import FanOut, Notice, Subscription
 from camgate.media.packet import MediaPacket, StreamConfig
 
@@ -17,6 +19,8 @@ from camgate.media.packet import MediaPacket, StreamConfig
 SUBSCRIBER_CAPACITY = 120
 #: The GOP cache holds at most this many frames; longer GOPs make late joiners wait.
 GOP_LIMIT = 120
+#: Audio packets a subscriber may fall behind: about 5 s of AAC or G.711 (~50 packets a second).
+AUDIO_CAPACITY = 250
 
 
 class StreamStatus(StrEnum):
@@ -94,6 +98,8 @@ class LiveHub:
         self.fragments: FanOut[Fragment] = FanOut(
             subscriber_capacity=SUBSCRIBER_CAPACITY, gop_limit=GOP_LIMIT
         )
+        #: Every audio packet decodes alone: a late subscriber starts with the latest one.
+        self.audio: FanOut[AudioPacket] = FanOut(subscriber_capacity=AUDIO_CAPACITY, gop_limit=1)
         self.status = StreamStatus.CONNECTING
         self.detail = ""
         self._init: InitSegment | None = None
@@ -133,6 +139,9 @@ class LiveHub:
         data = fmp4.fragment(self._sequence, packet)
         self.fragments.publish(Fragment(data, packet.is_keyframe, self._init, packet))
 
+    def publish_audio(self, packet: AudioPacket) -> None:
+        self.audio.publish(packet)
+
     def source_started(self) -> None:
         """The source (re)connected: its next packets start a new timeline generation."""
         self._init = None
@@ -141,6 +150,7 @@ class LiveHub:
     def source_failed(self, detail: str) -> None:
         self.packets.reset()
         self.fragments.reset()
+        self.audio.reset()
         self._set_status(StreamStatus.OFFLINE, detail)
 
     def _start_generation(self, config: StreamConfig) -> None:
@@ -161,6 +171,9 @@ class LiveHub:
     def subscribe_packets(self) -> Subscription[MediaPacket]:
         return self.packets.subscribe()
 
+    def subscribe_audio(self) -> Subscription[AudioPacket]:
+        return self.audio.subscribe()
+
     def latest_keyframe(self) -> MediaPacket | None:
         gop = self.packets.gop
         return gop[0] if gop else None
@@ -168,3 +181,4 @@ class LiveHub:
     def close(self) -> None:
         self.packets.close()
         self.fragments.close()
+        self.audio.close()

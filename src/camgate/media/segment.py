@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from camgate.media import fmp4
+from camgate.media import audio, fmp4
+from camgate.media.audio import AudioConfig, AudioPacket
 from camgate.media.packet import TIMESCALE, Codec, MediaPacket, StreamConfig
 
 #: A segment closes at the first keyframe this long (timeline ticks) after its start.
@@ -162,6 +163,9 @@ class _OpenSegment:
     last_fsync: float
     keyframes: list[KeyframeEntry] = dataclasses.field(default_factory=list)
     sequence: int = 0
+    #: The audio sidecar, once the first audio packet came (ADR 0016), and its last config.
+    audio_fd: int | None = None
+    audio_config: AudioConfig | None = None
 
     @property
     def final(self) -> Path:
@@ -243,6 +247,22 @@ class SegmentWriter:
         self._pending_bytes += len(packet.data)
         return closed
 
+    def append_audio(self, packets: Sequence[AudioPacket]) -> None:
+        """Write audio packets into the open segment's sidecar (created with the first one).
+
+        Audio while no segment is open is dropped: there is no video to go with it.
+        """
+        segment = self._segment
+        if segment is None or not packets:
+            return
+        if segment.audio_fd is None:
+            sidecar = audio.sidecar_path(segment.partial)
+            # The segment's name is new, so a sidecar already there was left by a crash.
+            self._files.remove(sidecar)
+            segment.audio_fd = self._files.create(sidecar)
+        self._files.write(segment.audio_fd, audio.records(packets, segment.audio_config))
+        segment.audio_config = packets[-1].config
+
     def close(self) -> ClosedSegment | None:
         """Write what is held and close the open segment (shutdown, a new generation)."""
         if self._segment is None:
@@ -268,6 +288,8 @@ class SegmentWriter:
         if segment is None:
             return None
         self._files.close(segment.fd)
+        if segment.audio_fd is not None:
+            self._files.close(segment.audio_fd)
         return segment.partial
 
     def _breaks(self, segment: _OpenSegment, packet: MediaPacket) -> bool:
@@ -344,16 +366,23 @@ class SegmentWriter:
         self._pending = []
         self._pending_bytes = 0
         if self._clock() - segment.last_fsync >= self._fsync_interval_s:
-            self._files.fsync(segment.fd)
+            self._fsync(segment)
             segment.last_fsync = self._clock()
+
+    def _fsync(self, segment: _OpenSegment) -> None:
+        self._files.fsync(segment.fd)
+        if segment.audio_fd is not None:
+            self._files.fsync(segment.audio_fd)
 
     def _close(self, segment: _OpenSegment, next_dts: int | None) -> ClosedSegment:
         """The durable close: last GOP, fsync, rename, fsync of the directory (in that order)."""
         if self._pending:
             self._write_pending(segment, next_dts)
         self._segment = None
-        self._files.fsync(segment.fd)
+        self._fsync(segment)
         self._files.close(segment.fd)
+        if segment.audio_fd is not None:
+            self._files.close(segment.audio_fd)
         self._files.rename(segment.partial, segment.final)
         self._files.fsync_dir(segment.final.parent)
         return segment.entry(segment.final)
@@ -566,6 +595,7 @@ def salvage(path: Path, files: SegmentFiles | None = None) -> ClosedSegment | No
         scan = None
     if scan is None or not scan.fragments:
         path.unlink()
+        audio.remove_sidecar(path)
         files.fsync_dir(path.parent)
         return None
     fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)

@@ -1,8 +1,10 @@
 """Sources: a demux thread per camera stream (RTSP over TCP, or a file played in real time).
 
-Nothing here decodes. Each packet is normalized (4-byte length-prefixed NAL units, parameter sets
-moved into the stream config), placed on the stream's continuous timeline and handed to the event
-loop with ``call_soon_threadsafe``; the hub's methods never run on this thread.
+Nothing here decodes. Each video packet is normalized (4-byte length-prefixed NAL units, parameter
+sets moved into the stream config), placed on the stream's continuous timeline and handed to the
+event loop with ``call_soon_threadsafe``; the hub's methods never run on this thread. The camera's
+audio, when it sends some in a codec of :data:`~camgate.media.audio.CODECS`, comes along as it is,
+moved onto the same timeline as the video of its session (ADR 0016).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import av
 
 from camgate.core.redact import redact_url
 from camgate.media import h26x
+from camgate.media.audio import CODECS as AUDIO_CODECS
+from camgate.media.audio import AudioConfig, AudioPacket
 from camgate.media.packet import TIMESCALE, Codec, MediaPacket, StreamConfig
 from camgate.media.timeline import DEFAULT_DURATION, Timeline, backoff_delay, to_timescale
 
@@ -65,6 +69,8 @@ class SourceListener(Protocol):
     def source_started(self) -> None: ...
 
     def publish(self, packet: MediaPacket) -> None: ...
+
+    def publish_audio(self, packet: AudioPacket) -> None: ...
 
     def source_failed(self, detail: str) -> None: ...
 
@@ -263,18 +269,29 @@ class DemuxSource:
             if not self._announced:
                 self._announced = True
                 self._post(self._listener.source_started)
-            self._pump(container, stream, normalizer, codec)
+            audio = _AudioTrack.of(container)
+            self._pump(container, stream, normalizer, codec, audio)
 
     def _pump(
-        self, container: Any, stream: Any, normalizer: PacketNormalizer, codec: Codec
+        self,
+        container: Any,
+        stream: Any,
+        normalizer: PacketNormalizer,
+        codec: Codec,
+        audio: _AudioTrack | None,
     ) -> None:
         time_base = Fraction(stream.time_base)
         rate = stream.average_rate or stream.guessed_rate
         frame_duration = round(90_000 / rate) if rate else DEFAULT_DURATION
-        for raw in container.demux(stream):
+        streams = (stream,) if audio is None else (stream, audio.stream)
+        for raw in container.demux(*streams):
             if self._stop.is_set():
                 return
             if raw.size == 0:
+                continue
+            if audio is not None and raw.stream is audio.stream:
+                if (sound := audio.packet(raw, self._timeline)) is not None:
+                    self._post(self._listener.publish_audio, sound)
                 continue
             dts = to_timescale(raw.dts, time_base) if raw.dts is not None else None
             pts = to_timescale(raw.pts, time_base) if raw.pts is not None else None
@@ -295,6 +312,39 @@ class DemuxSource:
                 sample = len(sei).to_bytes(4, "big") + sei + sample
             packet = MediaPacket(sample, out_pts, out_dts, n_duration, keyframe, wallclock, config)
             self._post(self._listener.publish, packet)
+
+
+@dataclass(frozen=True, slots=True)
+class _AudioTrack:
+    """The audio stream of a source session that camgate records."""
+
+    stream: Any
+    config: AudioConfig
+    time_base: Fraction
+
+    @classmethod
+    def of(cls, container: Any) -> _AudioTrack | None:
+        """The container's first audio stream, when its codec is one camgate records."""
+        if not container.streams.audio:
+            return None
+        stream = container.streams.audio[0]
+        context = stream.codec_context
+        if context.name not in AUDIO_CODECS or not context.sample_rate or stream.time_base is None:
+            log.info("the camera's audio is not recorded: codec %s", context.name)
+            return None
+        channels = context.channels or 1
+        config = AudioConfig(context.name, context.sample_rate, channels, context.extradata or b"")
+        return cls(stream, config, Fraction(stream.time_base))
+
+    def packet(self, raw: Any, timeline: Timeline) -> AudioPacket | None:
+        """The packet on the stream timeline; None before the session's first video."""
+        if raw.pts is None:
+            return None
+        tick = timeline.follow(to_timescale(raw.pts, self.time_base))
+        if tick is None:
+            return None
+        duration = to_timescale(raw.duration, self.time_base) if raw.duration else 0
+        return AudioPacket(bytes(raw), tick, duration, time.time(), self.config)
 
 
 class _Pacer:

@@ -34,6 +34,13 @@ class Timeline:
     def new_session(self) -> None:
         self._session_start = None
 
+    def follow(self, timestamp: int) -> int | None:
+        """Where a timestamp of another stream of the session (its audio) falls on the
+        timeline: moved as the session's video is; None before the session's first video."""
+        if self._session_start is None:
+            return None
+        return timestamp + self._offset
+
     def place(self, dts: int, pts: int, duration: int, wallclock: float) -> tuple[int, int]:
         """The (dts, pts) of a source packet on the stream timeline."""
         if self._session_start is None:

@@ -91,6 +91,7 @@ class RecordingSettingsIn(BaseModel):
     stream: int = Field(default=0, ge=0, le=7, description="Position of the recorded stream")
     retention_days: int | None = Field(default=7, ge=1, le=36_500)
     retention_gb: float | None = Field(default=None, gt=0, le=1_000_000)
+    audio: bool = Field(default=True, description="Record the camera's audio, when it sends some")
 
 
 class RecordingSettingsOut(RecordingSettingsIn):
@@ -331,6 +332,7 @@ async def _settings_out(
         stream=config.stream_position,
         retention_days=config.retention_days,
         retention_gb=config.retention_gb,
+        audio=config.audio,
         state=state if config.enabled else "off",
         detail=status.detail if status and config.enabled else "",
     )
@@ -348,7 +350,9 @@ async def recording_settings(
 async def set_recording_settings(
     camera_id: str, body: RecordingSettingsIn, _admin: AdminPrincipal, svc: ServicesDep
 ) -> RecordingSettingsOut:
-    config = RecordingConfig(body.enabled, body.stream, body.retention_days, body.retention_gb)
+    config = RecordingConfig(
+        body.enabled, body.stream, body.retention_days, body.retention_gb, body.audio
+    )
     saved = await svc.recordings.set_config(camera_id, config)
     return await _settings_out(svc, camera_id, saved)
 

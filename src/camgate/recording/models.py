@@ -22,6 +22,8 @@ class RecordingConfig:
     #: None: no limit of that kind. Disk pressure deletes the oldest recordings regardless.
     retention_days: int | None = 7
     retention_gb: float | None = None
+    #: Record the camera's audio too, when it sends some (ADR 0016).
+    audio: bool = True
 
     def limits(self) -> RetentionLimits:
         max_bytes = None if self.retention_gb is None else int(self.retention_gb * GB)

@@ -4,6 +4,8 @@ On the loop, packets are gathered per GOP; each GOP (with the keyframe that ends
 writer can close its fragment at once) goes to a worker thread in one call. While that call
 runs, the hub's subscription buffers (bounded, ADR 0003): a disk slower than the camera loses
 whole GOPs, never the loop. Closed segments are handed to ``on_closed`` (the index) in order.
+The camera's audio is gathered meanwhile and written with each GOP, into the sidecar of the
+segment then open (ADR 0016).
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ import asyncio
 import errno
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from camgate.media.audio import AudioPacket
 from camgate.media.fanout import Closed, Drop, Notice, Subscription
 from camgate.media.hub import LiveHub, StreamStatus
 from camgate.media.packet import MediaPacket
@@ -35,6 +39,9 @@ log = logging.getLogger(__name__)
 
 #: After a failed write, GOPs are dropped for this long before writing is tried again.
 RETRY_S = 5.0
+#: Audio held between two GOPs, at most: about 20 s (a camera whose video stalls while its
+#: audio goes on loses the oldest).
+AUDIO_BACKLOG = 1000
 _DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
@@ -62,12 +69,15 @@ class StreamRecorder:
         on_closed: Callable[[str, str, ClosedSegment], Awaitable[None]],
         on_error: Callable[[StreamRecorder, OSError], Awaitable[None]],
         segment_duration: int = DEFAULT_SEGMENT_DURATION,
+        audio: bool = True,
         files: SegmentFiles | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.camera_id = camera_id
         self.stream_id = stream_id
         self.hub = hub
+        #: Whether the camera's audio is recorded too.
+        self.audio = audio
         self._executor = executor
         self._on_closed = on_closed
         self._on_error = on_error
@@ -83,6 +93,9 @@ class StreamRecorder:
         self._segments = 0
         self._subscription: Subscription[MediaPacket] | None = None
         self._task: asyncio.Task[None] | None = None
+        self._audio: deque[AudioPacket] = deque(maxlen=AUDIO_BACKLOG)
+        self._audio_subscription: Subscription[AudioPacket] | None = None
+        self._audio_task: asyncio.Task[None] | None = None
 
     @property
     def open_part(self) -> ClosedSegment | None:
@@ -99,6 +112,11 @@ class StreamRecorder:
         self._task = asyncio.create_task(
             self._run(self._subscription), name=f"record-{self.hub.name}"
         )
+        if self.audio:
+            self._audio_subscription = self.hub.subscribe_audio()
+            self._audio_task = asyncio.create_task(
+                self._gather_audio(self._audio_subscription), name=f"record-audio-{self.hub.name}"
+            )
 
     @property
     def done(self) -> bool:
@@ -106,10 +124,23 @@ class StreamRecorder:
 
     async def stop(self) -> None:
         """Write what is held, close the open segment and index it."""
+        if self._audio_subscription is not None:
+            self._audio_subscription.close()
         if self._subscription is not None:
             self._subscription.close()
         if self._task is not None:
             await asyncio.shield(self._task)
+        if self._audio_task is not None:
+            await self._audio_task
+
+    async def _gather_audio(self, subscription: Subscription[AudioPacket]) -> None:
+        while True:
+            try:
+                item = await subscription.get()
+            except Closed:
+                return
+            if isinstance(item, AudioPacket):
+                self._audio.append(item)
 
     async def _run(self, subscription: Subscription[MediaPacket]) -> None:
         gop: list[MediaPacket] = []
@@ -135,11 +166,14 @@ class StreamRecorder:
     async def _hand_over(self, packets: list[MediaPacket], *, close: bool) -> None:
         waiting = self._state in (RecorderState.DISK_FULL, RecorderState.FAILED)
         if waiting and self._monotonic() < self._retry_at:
+            self._audio.clear()  # lost with the video it goes with
             return
         if not packets and not close:
             return
+        audio = list(self._audio)
+        self._audio.clear()
         loop = asyncio.get_running_loop()
-        written = await loop.run_in_executor(self._executor, self._write, packets, close)
+        written = await loop.run_in_executor(self._executor, self._write, packets, audio, close)
         for segment in written.closed:
             self._segments += 1
             await self._on_closed(self.camera_id, self.stream_id, segment)
@@ -157,13 +191,15 @@ class StreamRecorder:
         self._detail = "the recordings disk is full" if full else f"cannot write: {error}"
         self._retry_at = self._monotonic() + RETRY_S
 
-    def _write(self, packets: list[MediaPacket], close: bool) -> _Written:
+    def _write(self, packets: list[MediaPacket], audio: list[AudioPacket], close: bool) -> _Written:
         """On a worker thread: the only place the writer is used."""
         written = _Written()
         try:
             for packet in packets:
                 written.closed += self._writer.append(packet)
                 self._bytes += len(packet.data)
+            self._writer.append_audio(audio)
+            self._bytes += sum(len(sound.data) for sound in audio)
             if close and (segment := self._writer.close()) is not None:
                 written.closed.append(segment)
         except OSError as error:

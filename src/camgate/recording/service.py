@@ -21,6 +21,7 @@ from camgate.cameras import store as camera_store
 from camgate.core.clock import Clock
 from camgate.core.errors import CamgateError, ErrorKind, invalid, not_found
 from camgate.live.runtime import LiveRuntime
+from camgate.media.audio import remove_sidecar
 from camgate.media.mp4file import VirtualMp4, build_mp4_cuts
 from camgate.media.packet import TIMESCALE
 from camgate.media.recording_rules import HeldRange, Interval, held_by, segments_to_delete
@@ -153,7 +154,7 @@ class RecordingService:
             return
         async with self._db() as db:
             configs = await store.configs(db)
-        wanted: dict[str, tuple[str, str]] = {}  # stream id -> camera id, hub name
+        wanted: dict[str, tuple[str, bool]] = {}  # stream id -> camera id, audio recorded
         for camera_id in self._runtime.running():
             config = configs.get(camera_id)
             if config is None or not config.enabled:
@@ -163,16 +164,17 @@ class RecordingService:
             if chosen is None and streams:
                 chosen = streams[0][0]  # the position is gone: the first stream
             if chosen is not None:
-                wanted[chosen.id] = (camera_id, chosen.id)
+                wanted[chosen.id] = (camera_id, config.audio)
         for stream_id, recorder in tuple(self._recorders.items()):
             if (
                 stream_id not in wanted
+                or recorder.audio != wanted[stream_id][1]
                 or recorder.done
                 or recorder.hub is not self._runtime.hub(stream_id)
             ):
                 del self._recorders[stream_id]
                 await recorder.stop()
-        for stream_id, (camera_id, _) in wanted.items():
+        for stream_id, (camera_id, audio) in wanted.items():
             hub = self._runtime.hub(stream_id)
             if stream_id not in self._recorders and hub is not None:
                 recorder = StreamRecorder(
@@ -184,6 +186,7 @@ class RecordingService:
                     on_closed=self._index,
                     on_error=self._recorder_failed,
                     segment_duration=self._segment_duration,
+                    audio=audio,
                     files=self._files,
                     monotonic=self._clock.monotonic,
                 )
@@ -547,6 +550,7 @@ def _unlink_all(paths: Sequence[Path]) -> None:
     for path in paths:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
+        remove_sidecar(path)
         folders.add(path.parent)
     for folder in folders:
         try:

@@ -221,7 +221,11 @@ async def configs(db: AsyncSession) -> dict[str, RecordingConfig]:
 
 def config_of(row: CameraRow) -> RecordingConfig:
     return RecordingConfig(
-        row.recording_enabled, row.recording_stream, row.retention_days, row.retention_gb
+        row.recording_enabled,
+        row.recording_stream,
+        row.retention_days,
+        row.retention_gb,
+        row.recording_audio,
     )
 
 
@@ -230,3 +234,4 @@ def set_config(row: CameraRow, config: RecordingConfig) -> None:
     row.recording_stream = config.stream_position
     row.retention_days = config.retention_days
     row.retention_gb = config.retention_gb
+    row.recording_audio = config.audio

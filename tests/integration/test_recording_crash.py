@@ -41,11 +41,18 @@ def _intervals(base: str, token: str, camera_id: str) -> list[tuple[float, float
     ]
 
 
-def _wait_recorded(base: str, token: str, camera_id: str, seconds: float) -> None:
+def _wait_recorded(
+    base: str, token: str, camera_id: str, seconds: float, since: float = 0.0
+) -> None:
+    """Until the camera's last recording, begun after ``since``, is ``seconds`` long."""
     deadline = time.monotonic() + seconds + 30
     while time.monotonic() < deadline:
         intervals = _intervals(base, token, camera_id)
-        if intervals and intervals[-1][1] - intervals[-1][0] >= seconds:
+        if (
+            intervals
+            and intervals[-1][0] > since
+            and intervals[-1][1] - intervals[-1][0] >= seconds
+        ):
             return
         time.sleep(0.25)
     raise AssertionError(f"{camera_id} did not record {seconds} s")
@@ -91,7 +98,7 @@ def test_sigkill_loses_seconds_not_recordings(data_dir: Path, rtsp_camera: rtsp.
         token = login(base, *ADMIN)
         for camera_id in cameras.values():
             wait_for_online(base, token, camera_id)
-            _wait_recorded(base, token, camera_id, 2)
+            _wait_recorded(base, token, camera_id, 2, since=killed_at)
         for name, camera_id in cameras.items():
             (first, second) = _intervals(base, token, camera_id)[-2:]
             assert killed_at - MAX_LOSS_S < first[1] <= killed_at, name

@@ -528,6 +528,23 @@ def is_keyframe_sample(codec: Codec, sample: bytes) -> bool:
     return False
 
 
+def continues_picture(codec: Codec, sample: bytes) -> bool:
+    """Whether a length-prefixed sample's first slice is not its picture's first: the rest of a
+    picture whose start came in an earlier packet (H.264 first_mb_in_slice > 0, 7.3.3; H.265
+    first_slice_segment_in_pic_flag 0, 7.3.6.1). Both are the first bit after the NAL header,
+    where no emulation prevention byte can be."""
+    position, total = 0, len(sample)
+    header_size = 1 if codec == "h264" else 2
+    while position + 4 + header_size < total:
+        nal_at = position + 4
+        kind = nal_type(codec, sample[nal_at : nal_at + 1])
+        vcl = 1 <= kind <= H264_IDR if codec == "h264" else kind < HEVC_VPS
+        if vcl:
+            return not sample[nal_at + header_size] & 0x80
+        position = nal_at + int.from_bytes(sample[position:nal_at], "big")
+    return False
+
+
 # --- wall-clock SEI --------------------------------------------------------------------------
 
 

@@ -93,6 +93,10 @@ def describe_error(error: BaseException, spec: SourceSpec) -> str:
     return str(text).replace(spec.url, spec.display_url)
 
 
+#: A normalized picture: sample, dts, pts, duration, keyframe, config (see PacketNormalizer).
+Normalized = tuple[bytes, int, int, int, bool, StreamConfig]
+
+
 class PacketNormalizer:
     """Turns demuxed packets of one source session into :class:`MediaPacket`\\ s."""
 
@@ -124,7 +128,7 @@ class PacketNormalizer:
         duration: int,
         keyframe_flag: bool,
         wallclock: float,
-    ) -> tuple[bytes, int, int, int, bool, StreamConfig] | None:
+    ) -> Normalized | None:
         """The normalized sample, or None when the packet carries no picture to send yet."""
         sample, in_band = self._normalizer.feed(self._codec, payload)
         if in_band is not None:
@@ -144,6 +148,53 @@ class PacketNormalizer:
         if self._config is None:
             return None
         return sample, dts, pts if pts is not None else dts, duration, keyframe, self._config
+
+
+class PictureJoiner:
+    """Joins the packets of one picture that a camera's stream delivers apart.
+
+    FFmpeg's RTSP demuxer gives whole pictures, except where a camera repeats its parameter
+    sets before each slice of a keyframe (GStreamer's payloader does): then a picture comes as
+    several packets with one time, the later ones starting with a slice that is not the
+    picture's first. So a keyframe goes out when the next packet shows it complete: one frame
+    interval later, once per GOP, and the first keyframe (where every viewer and recording
+    starts) is whole. Other pictures wait only once one was seen split; the rest of a picture
+    already sent alone is dropped: alone it would be a broken picture of its own.
+    """
+
+    def __init__(self, codec: Codec) -> None:
+        self._codec = codec
+        self._held: tuple[Normalized, float] | None = None
+        self._last: tuple[int, bool] | None = None  # the last picture's dts and keyframe flag
+        #: The kinds of picture (keyframe or not) that wait for their rest.
+        self._split: set[bool] = {True}
+
+    def feed(self, picture: Normalized, received: float) -> list[tuple[Normalized, float]]:
+        """The pictures ready to go out, with when they were received."""
+        sample, dts = picture[0], picture[1]
+        last = self._last
+        if last is not None and dts == last[0] and h26x.continues_picture(self._codec, sample):
+            return self._join(sample, last[1])
+        ready = self.flush()
+        self._last = dts, picture[4]
+        if picture[4] in self._split:
+            self._held = picture, received
+        else:
+            ready.append((picture, received))
+        return ready
+
+    def flush(self) -> list[tuple[Normalized, float]]:
+        held, self._held = self._held, None
+        return [held] if held is not None else []
+
+    def _join(self, rest: bytes, keyframe: bool) -> list[tuple[Normalized, float]]:
+        if self._held is not None:
+            (sample, dts, pts, duration, key, config), received = self._held
+            self._held = (sample + rest, dts, pts, duration, key, config), received
+        elif keyframe not in self._split:
+            self._split.add(keyframe)
+            log.info("the camera sends pictures in several packets: they are joined")
+        return []
 
 
 def read_packets(path: Path, wallclock_origin: float = 0.0) -> list[MediaPacket]:
@@ -284,6 +335,7 @@ class DemuxSource:
         rate = stream.average_rate or stream.guessed_rate
         frame_duration = round(90_000 / rate) if rate else DEFAULT_DURATION
         streams = (stream,) if audio is None else (stream, audio.stream)
+        joiner = PictureJoiner(codec)
         for raw in container.demux(*streams):
             if self._stop.is_set():
                 return
@@ -302,16 +354,26 @@ class DemuxSource:
             )
             if normalized is None:
                 continue
-            sample, n_dts, n_pts, n_duration, keyframe, config = normalized
-            out_dts, out_pts = self._timeline.place(n_dts, n_pts, n_duration, received)
-            if self._pacer is not None and not self._pacer.wait_until(out_dts):
-                return
-            wallclock = time.time()
-            if self.spec.stamp_wallclock:
-                sei = h26x.wallclock_sei(codec, wallclock)
-                sample = len(sei).to_bytes(4, "big") + sei + sample
-            packet = MediaPacket(sample, out_pts, out_dts, n_duration, keyframe, wallclock, config)
-            self._post(self._listener.publish, packet)
+            for picture, picture_received in joiner.feed(normalized, received):
+                if not self._send(picture, picture_received, codec):
+                    return
+        for picture, picture_received in joiner.flush():
+            self._send(picture, picture_received, codec)
+
+    def _send(self, picture: Normalized, received: float, codec: Codec) -> bool:
+        """Place a picture on the timeline and hand it to the loop (paced for files); False
+        when the source is stopping."""
+        sample, n_dts, n_pts, n_duration, keyframe, config = picture
+        out_dts, out_pts = self._timeline.place(n_dts, n_pts, n_duration, received)
+        if self._pacer is not None and not self._pacer.wait_until(out_dts):
+            return False
+        wallclock = time.time()
+        if self.spec.stamp_wallclock:
+            sei = h26x.wallclock_sei(codec, wallclock)
+            sample = len(sei).to_bytes(4, "big") + sei + sample
+        packet = MediaPacket(sample, out_pts, out_dts, n_duration, keyframe, wallclock, config)
+        self._post(self._listener.publish, packet)
+        return True
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,8 +4,10 @@ moves: the size limit, retention, holds, a restart in the middle of an export.""
 from __future__ import annotations
 
 import asyncio
+import io
 import threading
 import time
+import zipfile
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,6 +28,7 @@ from camgate.investigations.jobs import ExportJob
 from camgate.investigations.keys import DataKeys
 from camgate.investigations.models import Export, ExportFormat, ExportState, Investigation
 from camgate.investigations.service import InvestigationService
+from camgate.media.audio import AudioConfig, AudioPacket, records, sidecar_path
 from camgate.media.packet import TIMESCALE
 from camgate.media.recording_rules import SECONDS_PER_DAY, HeldRange
 from camgate.media.segment import SegmentWriter
@@ -290,3 +293,28 @@ async def test_a_queued_export_is_deleted_without_waiting_its_turn(
     assert sorted(p.name for p in (world.folder / investigation.id).iterdir()) == [
         f"{first.id}.zip"
     ]
+
+
+async def test_a_native_export_carries_the_audio_sidecars_when_asked(world: World) -> None:
+    segment = min((world.folder.parent / "recordings").rglob("*.mp4"))
+    sidecar = sidecar_path(segment)
+    config = AudioConfig("pcm_mulaw", 8000, 1)
+    sidecar.write_bytes(records([AudioPacket(bytes(160), 0, 1800, CLIP_EPOCH, config)], None))
+    investigation = await investigate(world)
+    for include_audio in (True, False):
+        export = await world.service.prepare(
+            world.operator,
+            ADDRESS,
+            investigation.id,
+            export_format=ExportFormat.NATIVE,
+            include_audio=include_audio,
+        )
+        done = await finished(world, world.operator, investigation.id, export.id)
+        assert done.state is ExportState.DONE, done.error
+        download = await world.service.download(world.operator, export.id)
+        data = b"".join(download.read(0, download.size))
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            audio = [name for name in archive.namelist() if name.endswith(".audio")]
+            assert audio == ([f"recordings/Gate/{sidecar.name}"] if include_audio else [])
+            for name in audio:
+                assert archive.read(name) == sidecar.read_bytes()

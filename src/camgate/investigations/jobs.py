@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import threading
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +15,7 @@ from camgate.investigations.models import ExportFormat, ExportState, progress_pe
 from camgate.investigations.sealed import SealedFile, plaintext_size
 from camgate.investigations.signing import SigningKey
 from camgate.media import export as media_export
+from camgate.media.audio import sidecar_path
 from camgate.media.mp4file import Cut
 from camgate.media.segment import PARTIAL_SUFFIX
 
@@ -38,6 +39,9 @@ class TrackPlan:
     camera_id: str
     camera_name: str
     cuts: tuple[Cut, ...]
+    #: When audio was asked: each of its segments that has an audio sidecar, with the sidecar's
+    #: size when the export was planned (see :func:`planned_sidecars`).
+    sidecars: tuple[tuple[Path, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +61,20 @@ class ExportPlan:
     def estimated_size(self) -> int:
         """The recordings' bytes: what a remux or a copy writes, give or take the framing."""
         segments = {cut.segment.path: cut.segment.size for t in self.tracks for cut in t.cuts}
-        return sum(segments.values())
+        sidecars = {path: size for t in self.tracks for path, size in t.sidecars}
+        return sum(segments.values()) + sum(sidecars.values())
+
+
+def planned_sidecars(cuts: Sequence[Cut]) -> tuple[tuple[Path, int], ...]:
+    """The cuts' segments that have an audio sidecar, each with the sidecar's size now
+    (blocking): a sidecar still being written is exported as far as it was written then."""
+    sizes = []
+    for path in dict.fromkeys(cut.segment.path for cut in cuts):
+        try:
+            sizes.append((path, sidecar_path(path).stat().st_size))
+        except FileNotFoundError:
+            continue
+    return tuple(sizes)
 
 
 class ExportJob:
@@ -117,6 +134,7 @@ def _write(job: ExportJob, out: SealedFile, part: Path) -> None:
             [media_export.ExportTrack(t.camera_name, t.cuts) for t in plan.tracks],
             out,
             origin=plan.start,
+            audio=plan.include_audio,
             progress=_progress(job, out, 0.0, 1.0),
             cancelled=job.cancelled,
         )
@@ -181,6 +199,7 @@ def _avi(
         out,
         codec=plan.avi_codec,
         timestamp=plan.avi_timestamp,
+        audio_bit_rate=plan.avi_audio_bitrate if plan.include_audio else None,
         progress=report,
         cancelled=job.cancelled,
     )
@@ -197,9 +216,16 @@ def _safe(name: str) -> str:
 
 def _native_files(plan: ExportPlan) -> list[native.NativeFile]:
     """The segments of the cuts, whole: the recordings as they are stored. Of a segment still
-    being written, what was written when the export was planned (a valid segment as it is)."""
+    being written, what was written when the export was planned (a valid segment as it is).
+
+    With audio, each segment's sidecar follows it, as far as it was written when the export
+    was planned (a record cut short at that size is one a reader stops before), with the
+    segment's camera and time range. A sidecar keeps its name when its segment closes.
+    """
     files = []
     for track in plan.tracks:
+        folder = f"recordings/{_safe(track.camera_name)}"
+        sidecars = dict(track.sidecars) if plan.include_audio else {}
         seen: set[Path] = set()
         for cut in track.cuts:
             segment = cut.segment
@@ -212,7 +238,7 @@ def _native_files(plan: ExportPlan) -> list[native.NativeFile]:
             files.append(
                 native.NativeFile(
                     source=segment.path,
-                    archive_name=f"recordings/{_safe(track.camera_name)}/{closed_name}",
+                    archive_name=f"{folder}/{closed_name}",
                     camera_id=track.camera_id,
                     camera_name=track.camera_name,
                     start=segment.start_wallclock,
@@ -221,6 +247,19 @@ def _native_files(plan: ExportPlan) -> list[native.NativeFile]:
                     renamed=segment.path.with_name(closed_name) if open_part else None,
                 )
             )
+            if segment.path in sidecars:
+                sidecar = sidecar_path(segment.path)
+                files.append(
+                    native.NativeFile(
+                        source=sidecar,
+                        archive_name=f"{folder}/{sidecar.name}",
+                        camera_id=track.camera_id,
+                        camera_name=track.camera_name,
+                        start=segment.start_wallclock,
+                        end=segment.end_wallclock,
+                        size=sidecars[segment.path],
+                    )
+                )
     return files
 
 

@@ -31,7 +31,8 @@ README_TEXT = f"""\
 camgate investigation export (native format)
 
 recordings/   the original recording files of the investigation's cameras, unchanged
-              (encrypted when the export was made with a password)
+              (encrypted when the export was made with a password): video segments (.mp4)
+              and, when the export included audio, the sound recorded with each (.audio)
 {fmt.MANIFEST} the cameras, time ranges, and the size and SHA-256 of every file
 {fmt.SIGNATURE}  the manifest's Ed25519 signature by the camgate server that made the export
 {fmt.VERIFIER}     checks all of it; the ZIP comment signs the whole archive

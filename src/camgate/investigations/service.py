@@ -36,6 +36,7 @@ from camgate.investigations.jobs import (
     ExportPlan,
     JobCancelled,
     TrackPlan,
+    planned_sidecars,
     run_job,
 )
 from camgate.investigations.keys import DataKeys, NoKeyring
@@ -419,7 +420,8 @@ class InvestigationService:
             )
             cuts = all_cuts(segments, investigation.start, investigation.end)
             if cuts:
-                tracks.append(TrackPlan(camera_id, names[camera_id], tuple(cuts)))
+                sidecars = await asyncio.to_thread(planned_sidecars, cuts) if include_audio else ()
+                tracks.append(TrackPlan(camera_id, names[camera_id], tuple(cuts), sidecars))
         if not tracks:
             raise not_found("recorded video of these cameras in the investigation's time range")
         settings = self._settings()

@@ -1,4 +1,6 @@
-"""Built-in synthetic cameras: a moving test pattern with the camera's name burnt in.
+"""Built-in synthetic cameras: a moving test pattern with the camera's name burnt in, and a
+microphone that beeps as each loop starts (the sweeping bar at the left edge), so that a
+recording's sound and picture can be seen and heard to line up.
 
 Encoding live would cost a core per camera, so each resolution is encoded once into a short clip
 (cached in the data folder) that a looping :class:`~camgate.media.source.DemuxSource` plays with
@@ -22,10 +24,16 @@ from numpy.typing import NDArray
 from PIL import Image, ImageDraw, ImageFont
 
 #: Bump when the clip's content or encoding changes, so cached clips are made again.
-CLIP_VERSION = 1
+CLIP_VERSION = 2
 FPS = 30
 GOP = 30
 CLIP_SECONDS = 2
+#: The microphone: AAC, mono, 16 kHz (about 16 packets a second, 4 kB/s), a 1 kHz beep of
+#: 0.1 s at the start of each loop.
+AUDIO_RATE = 16_000
+AUDIO_BIT_RATE = 32_000
+BEEP_HZ = 1000
+BEEP_S = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +160,8 @@ def _encode(path: Path, name: str, profile: SyntheticProfile, cancel: threading.
                 f"vbv-maxrate={kbps}:vbv-bufsize={kbps}"
             ),
         }
+        microphone = output.add_stream("aac", rate=AUDIO_RATE, layout="mono")
+        microphone.bit_rate = AUDIO_BIT_RATE
         for index, rgb in enumerate(_frames(name, profile)):
             if cancel.is_set():
                 raise ClipCancelled
@@ -161,3 +171,18 @@ def _encode(path: Path, name: str, profile: SyntheticProfile, cancel: threading.
             frame.pict_type = PictureType.NONE
             output.mux(stream.encode(frame))
         output.mux(stream.encode(None))
+        output.mux(microphone.encode(_beep()))
+        output.mux(microphone.encode(None))
+
+
+def _beep() -> av.AudioFrame:
+    """The clip's sound: the beep, then silence to the clip's end."""
+    t = np.arange(CLIP_SECONDS * AUDIO_RATE) / AUDIO_RATE
+    wave = 0.5 * np.sin(2 * np.pi * BEEP_HZ * t) * (t < BEEP_S)
+    frame = av.AudioFrame.from_ndarray(
+        wave.astype(np.float32).reshape(1, -1), format="fltp", layout="mono"
+    )
+    frame.sample_rate = AUDIO_RATE
+    frame.pts = 0
+    frame.time_base = Fraction(1, AUDIO_RATE)
+    return frame

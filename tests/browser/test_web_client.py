@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -79,6 +80,10 @@ def test_grid_plays_every_camera_then_single_view_then_logout(
     expect(page.locator("#camera-view")).to_be_visible()
     info = playing(page, single)
     assert (info["w"], info["h"]) == (1280, 720)  # full size: the highest resolution
+    # The streams to choose from, each with what it is: the demo camera has a microphone.
+    expect(page.locator("#stream-select option").nth(1)).to_have_text(
+        re.compile(r"1280×720 · H\.264 · \d+ fps · AAC sound")
+    )
 
     page.go_back()
     expect(page.locator("#grid")).to_be_visible()

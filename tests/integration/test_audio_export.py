@@ -117,6 +117,8 @@ def test_an_administrator_may_stop_recording_a_cameras_audio(
     recorded(server, token, camera_id, 1)
     url = f"{server.base_url}/api/v1/cameras/{camera_id}/recording"
     assert httpx.get(url, headers=auth(token)).json()["audio"] is True
+    listed = httpx.get(f"{server.base_url}/api/v1/cameras", headers=auth(token)).json()
+    assert [s["audio"] for c in listed for s in c["streams"]] == ["pcm_mulaw"]
     assert any(server.data_dir.rglob("*.audio"))
 
     changed = httpx.put(url, json={"audio": False}, headers=auth(token))

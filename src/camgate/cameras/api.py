@@ -27,6 +27,10 @@ class StreamOut(BaseModel):
     bitrate_bps: float
     status: str
     detail: str = Field(description="Why the stream is offline, when it is")
+    audio: str = Field(
+        description='The codec of the camera\'s sound ("aac", "pcm_mulaw", "pcm_alaw", '
+        '"adpcm_g726", "opus", …), "" when it sends none'
+    )
 
 
 class Mask(BaseModel):
@@ -73,6 +77,7 @@ def _camera_out(svc: Services, camera: Camera) -> CameraOut:
                 bitrate_bps=info.bitrate_bps,
                 status=info.status.value,
                 detail=info.detail,
+                audio=info.audio,
             )
         )
     states = {s.status for s in streams}

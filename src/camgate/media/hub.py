@@ -59,6 +59,9 @@ class StreamInfo:
     bitrate_bps: float
     status: StreamStatus
     detail: str
+    #: The codec of the camera's sound (FFmpeg's name: "aac", "pcm_mulaw", …), "" when the
+    #: stream has brought none since it (re)connected.
+    audio: str = ""
 
 
 class RateMeter:
@@ -105,6 +108,7 @@ class LiveHub:
         self._init: InitSegment | None = None
         self._sequence = 0
         self._meter = RateMeter()
+        self._audio_codec = ""
 
     @property
     def init(self) -> InitSegment | None:
@@ -125,6 +129,7 @@ class LiveHub:
             bitrate_bps=round(bitrate),
             status=self.status,
             detail=self.detail,
+            audio=self._audio_codec,
         )
 
     def publish(self, packet: MediaPacket) -> None:
@@ -140,12 +145,14 @@ class LiveHub:
         self.fragments.publish(Fragment(data, packet.is_keyframe, self._init, packet))
 
     def publish_audio(self, packet: AudioPacket) -> None:
+        self._audio_codec = packet.config.codec
         self.audio.publish(packet)
 
     def source_started(self) -> None:
         """The source (re)connected: its next packets start a new timeline generation."""
         self._init = None
         self._meter.reset()
+        self._audio_codec = ""
 
     def source_failed(self, detail: str) -> None:
         self.packets.reset()

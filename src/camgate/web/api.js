@@ -14,7 +14,8 @@
  * @typedef {{name: string, role: string | null, two_step: string}} DirectoryGroup a directory
  *   group given a role or a verification method
  * @typedef {{id: string, codec: string, width: number, height: number, fps: number,
- *            status: string, detail?: string}} Stream
+ *            status: string, detail?: string, audio?: string}} Stream `audio`: the codec of
+ *   the camera's sound, "" when it sends none
  * @typedef {{x: number, y: number, width: number, height: number}} Mask a privacy mask: a
  *   rectangle in fractions of the picture (0 to 1) from its top-left corner, filled black
  * @typedef {{id: string, name: string, status: string, streams: Stream[],

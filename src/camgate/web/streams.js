@@ -3,6 +3,17 @@
 /** @typedef {import('./api.js').Stream} Stream */
 
 const CODEC_NAMES = { h264: 'H.264', hevc: 'H.265' };
+/** The names of the sound codecs cameras send (FFmpeg's names as the server gives them). */
+const AUDIO_NAMES = {
+  aac: 'AAC',
+  pcm_mulaw: 'G.711',
+  pcm_alaw: 'G.711',
+  adpcm_g726: 'G.726',
+  adpcm_g726le: 'G.726',
+  opus: 'Opus',
+  mp3: 'MP3',
+  mp2: 'MP2',
+};
 
 /**
  * Streams the client can decode. A stream whose codec is still unknown ("" until it has
@@ -36,7 +47,7 @@ export function pickStream(streams, codecs, which) {
 }
 
 /**
- * A short label such as "1920×1080 · H.264 · 30 fps".
+ * A short label such as "1920×1080 · H.264 · 30 fps · G.711 sound".
  * @param {Stream} stream
  * @param {number} index position among the camera's streams (for streams of unknown size)
  * @returns {string}
@@ -46,6 +57,7 @@ export function describeStream(stream, index) {
   parts.push(stream.width && stream.height ? `${stream.width}×${stream.height}` : `Stream ${index + 1}`);
   if (stream.codec) parts.push(codecName(stream.codec));
   if (stream.fps) parts.push(`${Math.round(stream.fps)} fps`);
+  if (stream.audio) parts.push(`${AUDIO_NAMES[stream.audio] || stream.audio} sound`);
   return parts.join(' · ');
 }
 

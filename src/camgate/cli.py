@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime
 import getpass
 import logging
@@ -52,7 +53,7 @@ app = typer.Typer(
     help="camgate: the mobile server of a video surveillance system.", no_args_is_help=True
 )
 user_app = typer.Typer(help="Users: add, list, remove, change passwords.", no_args_is_help=True)
-camera_app = typer.Typer(help="Cameras: add, list, remove.", no_args_is_help=True)
+camera_app = typer.Typer(help="Cameras: add, list, remove, recording.", no_args_is_help=True)
 role_app = typer.Typer(
     help="Roles: which cameras they may view, what else they may do.", no_args_is_help=True
 )
@@ -414,6 +415,66 @@ def camera_remove(camera: Annotated[str, typer.Argument(help="The camera's name 
         return found.name
 
     out.print(f"removed camera {_run(work)}")
+
+
+@camera_app.command("recording")
+def camera_recording(
+    camera: Annotated[str, typer.Argument(help="The camera's name or id.")],
+    record: Annotated[
+        bool | None, typer.Option("--record/--no-record", help="Record the camera, or not.")
+    ] = None,
+    stream: Annotated[
+        int | None, typer.Option(min=0, help="The position of the recorded stream (0: first).")
+    ] = None,
+    days: Annotated[
+        int | None, typer.Option(min=0, help="Keep recordings this many days (0: no age limit).")
+    ] = None,
+    gb: Annotated[
+        float | None, typer.Option(min=0, help="Keep at most this many GB (0: no size limit).")
+    ] = None,
+    audio: Annotated[
+        bool | None,
+        typer.Option("--audio/--no-audio", help="Record the camera's sound when it sends some."),
+    ] = None,
+) -> None:
+    """Show a camera's recording settings, and change those given (the rest stay)."""
+
+    async def work(core: Core) -> tuple[str, RecordingConfig]:
+        found = await _cameras(core).resolve(camera)
+        with ThreadPoolExecutor(1) as executor:
+            service = _recordings(core, executor)
+            config = await service.config(found.id)
+            changed = _changed_recording(config, record, stream, days, gb, audio)
+            if changed != config:
+                config = await service.set_config(found.id, changed)
+                await _audit(core, "camera.recording", found.id, **dataclasses.asdict(config))
+        return found.name, config
+
+    name, config = _run(work)
+    days_kept = f"{config.retention_days} days" if config.retention_days else "no age limit"
+    size_kept = f"{config.retention_gb:g} GB" if config.retention_gb else "no size limit"
+    out.print(
+        f"{name}: recording {'on' if config.enabled else 'off'}, stream {config.stream_position}, "
+        f"{days_kept}, {size_kept}, audio {'on' if config.audio else 'off'}"
+    )
+
+
+def _changed_recording(
+    config: RecordingConfig,
+    record: bool | None,
+    stream: int | None,
+    days: int | None,
+    gb: float | None,
+    audio: bool | None,
+) -> RecordingConfig:
+    """``config`` with what was given on the command line (0 days or GB: no such limit)."""
+    return RecordingConfig(
+        enabled=config.enabled if record is None else record,
+        stream_position=config.stream_position if stream is None else stream,
+        retention_days=config.retention_days if days is None else days or None,
+        retention_gb=config.retention_gb if gb is None else gb or None,
+        audio=config.audio if audio is None else audio,
+    )
 
 
 # --- roles ---------------------------------------------------------------------------------------

@@ -124,6 +124,12 @@ def test_an_administrator_may_stop_recording_a_cameras_audio(
     changed = httpx.put(url, json={"audio": False}, headers=auth(token))
     assert changed.status_code == 200, changed.text
     assert changed.json()["audio"] is False
+    audit = httpx.get(
+        f"{server.base_url}/api/v1/audit", params={"q": "camera.recording"}, headers=auth(token)
+    ).json()
+    assert [(e["user"], e["target"], e["details"]["audio"]) for e in audit] == [
+        ("admin", camera_id, False)
+    ]
     before = _starts(server)
     deadline = time.monotonic() + 15
     new: dict[str, Path] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -81,3 +82,27 @@ def test_cameras_keep_credentials_out_of_sight(tmp_path: Path) -> None:
     assert missing.returncode != 0 and "not found" in missing.stderr
     bad = run(data, "camera", "add", "Bad", "--url", "ftp://x/y")
     assert bad.returncode == 2 and "unsupported" in bad.stderr
+
+
+def test_a_cameras_recording_settings_change_only_where_told(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    streams = ["--url", "rtsp://127.0.0.1:9/a", "--url", "rtsp://127.0.0.1:9/b"]
+    added = run(data, "camera", "add", "Gate", *streams)
+    assert added.returncode == 0, added.stderr
+    shown = run(data, "camera", "recording", "Gate")
+    assert shown.stdout.strip() == (
+        "Gate: recording on, stream 0, 7 days, no size limit, audio on"
+    ), shown.stderr
+    # Where recording sound is not allowed: the rest stays as it was.
+    quiet = run(data, "camera", "recording", "Gate", "--no-audio", "--gb", "2.5")
+    assert quiet.stdout.strip() == "Gate: recording on, stream 0, 7 days, 2.5 GB, audio off"
+    unlimited = run(data, "camera", "recording", "Gate", "--days", "0", "--stream", "1")
+    assert unlimited.stdout.strip() == (
+        "Gate: recording on, stream 1, no age limit, 2.5 GB, audio off"
+    )
+    wrong = run(data, "camera", "recording", "Gate", "--stream", "2")
+    assert wrong.returncode != 0 and "streams 0 to 1" in wrong.stderr
+    assert run(data, "camera", "recording", "Nowhere").returncode != 0
+    with sqlite3.connect(data / "camgate.db") as db:
+        changes = db.execute("SELECT details FROM audit_log WHERE action = 'camera.recording'")
+        assert ['"audio": false' in details for (details,) in changes] == [True, True]

@@ -7,8 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Request
 
 from camgate.admin.service import changes
-from camgate.api.deps import AdminPrincipal, ServicesDep
-from camgate.audit.models import Actor
+from camgate.api.deps import AdminPrincipal, ServicesDep, actor
 
 router = APIRouter(prefix="/api/v1/settings", tags=["settings"])
 
@@ -33,8 +32,5 @@ async def patch_settings(
     await services.settings.patch(patch)
     after = services.settings.public()
     if changed := changes(before, after):
-        address = request.client.host if request.client else ""
-        await services.audit.record(
-            Actor(admin.user.username, address), "settings.change", "settings", **changed
-        )
+        await services.audit.record(actor(admin, request), "settings.change", "settings", **changed)
     return after

@@ -195,6 +195,13 @@ require_admin = require(Permission.ADMINISTRATION)
 ServicesDep = Annotated[Services, Depends(services)]
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 AdminPrincipal = Annotated[Principal, Depends(require_admin)]
+
+
+def actor(principal: Principal, request: Request) -> Actor:
+    """Who did what a request asked, as the audit log names them."""
+    return Actor(principal.user.username, request.client.host if request.client else "")
+
+
 LivePrincipal = Annotated[Principal, Depends(require(Permission.LIVE))]
 #: For a media route with required query parameters: authenticates before they are validated,
 #: so that a caller without credentials learns nothing but 401.

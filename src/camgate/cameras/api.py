@@ -7,12 +7,10 @@ import dataclasses
 from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, Field, SecretStr
 
-from camgate.api.deps import AdminPrincipal, CurrentPrincipal, Services, ServicesDep
-from camgate.audit.models import Actor
+from camgate.api.deps import AdminPrincipal, CurrentPrincipal, Services, ServicesDep, actor
 from camgate.cameras.models import Camera, Credentials
 from camgate.cameras.service import MAX_MASKS
 from camgate.core.errors import invalid, not_found
-from camgate.identity.models import Principal
 from camgate.media.transcode import Rect
 
 router = APIRouter(prefix="/api/v1/cameras", tags=["cameras"])
@@ -119,17 +117,13 @@ async def add_camera(
         credentials = Credentials(body.username, password)
     camera = await svc.cameras.add(body.name, body.urls, credentials)
     await svc.audit.record(
-        _actor(admin, request),
+        actor(admin, request),
         "camera.add",
         camera.id,
         name=camera.name,
         streams=[stream.url for stream in camera.streams],  # URLs never hold credentials
     )
     return _camera_out(svc, camera)
-
-
-def _actor(admin: Principal, request: Request) -> Actor:
-    return Actor(admin.user.username, request.client.host if request.client else "")
 
 
 def _masks(camera: Camera) -> list[dict[str, float]]:
@@ -148,7 +142,7 @@ async def set_privacy_masks(
     after = await svc.cameras.set_privacy_masks(camera_id, rects)
     if before.privacy_masks != after.privacy_masks:
         await svc.audit.record(
-            _actor(admin, request),
+            actor(admin, request),
             "camera.privacy_masks",
             camera_id,
             name=after.name,
@@ -164,4 +158,4 @@ async def remove_camera(
 ) -> None:
     camera = await svc.cameras.get(camera_id)
     await svc.cameras.remove(camera_id)
-    await svc.audit.record(_actor(admin, request), "camera.remove", camera_id, name=camera.name)
+    await svc.audit.record(actor(admin, request), "camera.remove", camera_id, name=camera.name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -16,6 +17,7 @@ from camgate.api.deps import (
     PlaybackPrincipal,
     Services,
     ServicesDep,
+    actor,
     media_principal,
     permitted,
     services,
@@ -348,12 +350,19 @@ async def recording_settings(
 
 @router.put("/cameras/{camera_id}/recording", summary="Change a camera's recording settings")
 async def set_recording_settings(
-    camera_id: str, body: RecordingSettingsIn, _admin: AdminPrincipal, svc: ServicesDep
+    camera_id: str,
+    body: RecordingSettingsIn,
+    admin: AdminPrincipal,
+    request: Request,
+    svc: ServicesDep,
 ) -> RecordingSettingsOut:
     config = RecordingConfig(
         body.enabled, body.stream, body.retention_days, body.retention_gb, body.audio
     )
     saved = await svc.recordings.set_config(camera_id, config)
+    await svc.audit.record(
+        actor(admin, request), "camera.recording", camera_id, **dataclasses.asdict(saved)
+    )
     return await _settings_out(svc, camera_id, saved)
 
 
